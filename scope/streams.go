@@ -131,8 +131,12 @@ func (s *Scope) Unpublish(c Conn, st *stream.Stream) {
 // Subscribe calls the Play hook (which sees name as given, query included; its error is
 // returned as is) and subscribes c to the stream named by name's part before "?",
 // creating the stream, waiting for a publisher, if missing. notify is passed to
-// stream.Subscribe.
+// stream.Subscribe and must have a capacity of at least 1 (a programmer error otherwise:
+// Subscribe panics).
 func (s *Scope) Subscribe(c Conn, name string, notify chan<- struct{}) (*stream.Stream, *stream.Subscriber, error) {
+	if notify == nil || cap(notify) < 1 {
+		panic("scope: Subscribe needs a notify channel with capacity >= 1")
+	}
 	base, err := CheckName(name)
 	if err != nil {
 		return nil, nil, err
