@@ -1,0 +1,785 @@
+package amf
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+)
+
+// AMF0 markers.
+const (
+	m0Number      = 0x00
+	m0Boolean     = 0x01
+	m0String      = 0x02
+	m0Object      = 0x03
+	m0MovieClip   = 0x04
+	m0Null        = 0x05
+	m0Undefined   = 0x06
+	m0Reference   = 0x07
+	m0ECMAArray   = 0x08
+	m0ObjectEnd   = 0x09
+	m0StrictArray = 0x0A
+	m0Date        = 0x0B
+	m0LongString  = 0x0C
+	m0Unsupported = 0x0D
+	m0RecordSet   = 0x0E
+	m0XMLDocument = 0x0F
+	m0TypedObject = 0x10
+	m0AVMPlus     = 0x11
+)
+
+// AMF3 markers.
+const (
+	m3Undefined    = 0x00
+	m3Null         = 0x01
+	m3False        = 0x02
+	m3True         = 0x03
+	m3Integer      = 0x04
+	m3Double       = 0x05
+	m3String       = 0x06
+	m3XMLDoc       = 0x07
+	m3Date         = 0x08
+	m3Array        = 0x09
+	m3Object       = 0x0A
+	m3XML          = 0x0B
+	m3ByteArray    = 0x0C
+	m3VectorInt    = 0x0D
+	m3VectorUint   = 0x0E
+	m3VectorDouble = 0x0F
+	m3VectorObject = 0x10
+	m3Dictionary   = 0x11
+)
+
+// maxDateMs is the ECMAScript time value range (±100,000,000 days).
+const maxDateMs = 8.64e15
+
+// traits3 is one entry of an AMF3 traits table.
+type traits3 struct {
+	class   string
+	dynamic bool
+	ext     bool
+	names   []string
+}
+
+// ctx3 holds the AMF3 reference tables.
+type ctx3 struct {
+	strs   []string
+	objs   []any
+	traits []*traits3
+}
+
+func (c *ctx3) reset() {
+	clear(c.objs)
+	c.strs, c.objs, c.traits = c.strs[:0], c.objs[:0], c.traits[:0]
+}
+
+// Decoder reads AMF values from a byte slice. It is not safe for concurrent use.
+// Decoded values never alias the input.
+type Decoder struct {
+	b      []byte
+	off    int
+	lim    Limits
+	total  int
+	depth  int
+	refs0  []any // AMF0 reference table
+	c3     ctx3  // AMF3 tables of ReadAMF3
+	shared bool  // 0x11 switches use c3
+}
+
+// NewDecoder returns a Decoder reading b with the given limits (zero fields take
+// [DefaultLimits]).
+func NewDecoder(b []byte, lim Limits) *Decoder {
+	return &Decoder{b: b, lim: lim.withDefaults()}
+}
+
+// Reset makes d read b from the start, with empty reference tables and a fresh value count.
+func (d *Decoder) Reset(b []byte) {
+	d.b, d.off, d.total, d.depth = b, 0, 0, 0
+	clear(d.refs0)
+	d.refs0 = d.refs0[:0]
+	d.c3.reset()
+}
+
+// ShareSwitchTables selects whether AMF3 values behind AMF0 0x11 switch markers share the
+// Decoder's AMF3 reference tables (those of ReadAMF3) instead of starting a fresh context
+// per switch (the default). See the package documentation.
+func (d *Decoder) ShareSwitchTables(shared bool) { d.shared = shared }
+
+// Len returns the number of bytes not yet consumed.
+func (d *Decoder) Len() int { return len(d.b) - d.off }
+
+// Offset returns the number of bytes consumed.
+func (d *Decoder) Offset() int { return d.off }
+
+// ReadAMF0 decodes one AMF0 value (an 0x11 marker is followed by one AMF3 value).
+func (d *Decoder) ReadAMF0() (any, error) {
+	d.depth = 0
+	return d.amf0()
+}
+
+// ReadAMF3 decodes one AMF3 value, sharing the AMF3 reference tables with earlier
+// ReadAMF3 calls on d.
+func (d *Decoder) ReadAMF3() (any, error) {
+	d.depth = 0
+	return d.amf3(&d.c3)
+}
+
+// ReadUTF8 reads a u16 length and that many bytes, with no marker.
+func (d *Decoder) ReadUTF8() (string, error) {
+	n, err := d.u16()
+	if err != nil {
+		return "", err
+	}
+	return d.str(int(n))
+}
+
+// DecodeAMF0All decodes every AMF0 value until the end of b.
+func DecodeAMF0All(b []byte, lim Limits) ([]any, error) {
+	d := NewDecoder(b, lim)
+	var vs []any
+	for d.Len() > 0 {
+		v, err := d.ReadAMF0()
+		if err != nil {
+			return vs, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+// ---- primitives ----
+
+func (d *Decoder) errf(err error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s at offset %d", err, fmt.Sprintf(format, args...), d.off)
+}
+
+func (d *Decoder) need(n int) error {
+	if n < 0 || n > len(d.b)-d.off {
+		return d.errf(ErrTruncated, "need %d bytes, have %d", n, len(d.b)-d.off)
+	}
+	return nil
+}
+
+func (d *Decoder) u8() (byte, error) {
+	if d.off >= len(d.b) {
+		return 0, d.errf(ErrTruncated, "need 1 byte")
+	}
+	v := d.b[d.off]
+	d.off++
+	return v, nil
+}
+
+func (d *Decoder) u16() (uint16, error) {
+	if err := d.need(2); err != nil {
+		return 0, err
+	}
+	v := binary.BigEndian.Uint16(d.b[d.off:])
+	d.off += 2
+	return v, nil
+}
+
+func (d *Decoder) u32() (uint32, error) {
+	if err := d.need(4); err != nil {
+		return 0, err
+	}
+	v := binary.BigEndian.Uint32(d.b[d.off:])
+	d.off += 4
+	return v, nil
+}
+
+func (d *Decoder) f64() (float64, error) {
+	if err := d.need(8); err != nil {
+		return 0, err
+	}
+	v := math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off:]))
+	d.off += 8
+	return v, nil
+}
+
+// checkLen validates a byte length from the wire before anything is allocated.
+func (d *Decoder) checkLen(n uint64) error {
+	if n > uint64(d.lim.MaxStringLen) {
+		return d.errf(ErrTooLong, "length %d exceeds limit %d", n, d.lim.MaxStringLen)
+	}
+	return d.need(int(n))
+}
+
+// checkCount validates an element count from the wire, each element taking at least
+// minBytes bytes, before anything is allocated.
+func (d *Decoder) checkCount(n uint64, minBytes int) error {
+	if n > uint64(d.lim.MaxElements) {
+		return d.errf(ErrTooMany, "%d elements exceed limit %d", n, d.lim.MaxElements)
+	}
+	if n*uint64(minBytes) > uint64(d.Len()) {
+		return d.errf(ErrTruncated, "%d elements need at least %d bytes, have %d", n, n*uint64(minBytes), d.Len())
+	}
+	return nil
+}
+
+func (d *Decoder) str(n int) (string, error) {
+	if n == 0 {
+		return "", nil
+	}
+	if err := d.checkLen(uint64(n)); err != nil {
+		return "", err
+	}
+	s := string(d.b[d.off : d.off+n])
+	d.off += n
+	return s, nil
+}
+
+func (d *Decoder) count() error {
+	d.total++
+	if d.total > d.lim.MaxTotal {
+		return d.errf(ErrTooMany, "more than %d values", d.lim.MaxTotal)
+	}
+	return nil
+}
+
+func (d *Decoder) enter() error {
+	d.depth++
+	if d.depth > d.lim.MaxDepth {
+		return d.errf(ErrDepth, "depth %d exceeds limit %d", d.depth, d.lim.MaxDepth)
+	}
+	return nil
+}
+
+func (d *Decoder) leave() { d.depth-- }
+
+func (d *Decoder) date(ms float64) (time.Time, error) {
+	if math.IsNaN(ms) || ms > maxDateMs || ms < -maxDateMs {
+		return time.Time{}, d.errf(ErrInvalid, "date %v ms out of range", ms)
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+// ---- AMF0 ----
+
+func (d *Decoder) amf0() (any, error) {
+	m, err := d.u8()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.count(); err != nil {
+		return nil, err
+	}
+	switch m {
+	case m0Number:
+		return d.f64()
+	case m0Boolean:
+		b, err := d.u8()
+		return b != 0, err
+	case m0String:
+		n, err := d.u16()
+		if err != nil {
+			return nil, err
+		}
+		return d.str(int(n))
+	case m0LongString, m0XMLDocument:
+		n, err := d.u32()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.checkLen(uint64(n)); err != nil {
+			return nil, err
+		}
+		s, err := d.str(int(n))
+		if m == m0XMLDocument {
+			return XMLDocument(s), err
+		}
+		return s, err
+	case m0Null:
+		return nil, nil
+	case m0Undefined, m0Unsupported:
+		return Undefined{}, nil
+	case m0Reference:
+		i, err := d.u16()
+		if err != nil {
+			return nil, err
+		}
+		if int(i) >= len(d.refs0) {
+			return nil, d.errf(ErrReference, "AMF0 reference %d of %d", i, len(d.refs0))
+		}
+		return d.refs0[i], nil
+	case m0Object, m0TypedObject:
+		o := &Object{}
+		if m == m0TypedObject {
+			n, err := d.u16()
+			if err != nil {
+				return nil, err
+			}
+			if o.Class, err = d.str(int(n)); err != nil {
+				return nil, err
+			}
+		}
+		d.refs0 = append(d.refs0, o)
+		ps, err := d.amf0Props(-1)
+		o.Props = ps
+		return o, err
+	case m0ECMAArray:
+		n, err := d.u32()
+		if err != nil {
+			return nil, err
+		}
+		a := &ECMAArray{}
+		d.refs0 = append(d.refs0, a)
+		ps, err := d.amf0Props(int64(n))
+		a.Props = ps
+		return a, err
+	case m0StrictArray:
+		n, err := d.u32()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.checkCount(uint64(n), 1); err != nil {
+			return nil, err
+		}
+		if err := d.enter(); err != nil {
+			return nil, err
+		}
+		s := make([]any, n)
+		d.refs0 = append(d.refs0, s)
+		for i := range s {
+			if s[i], err = d.amf0(); err != nil {
+				return nil, err
+			}
+		}
+		d.leave()
+		return s, nil
+	case m0Date:
+		ms, err := d.f64()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := d.u16(); err != nil { // time zone: reserved, ignored
+			return nil, err
+		}
+		return d.date(ms)
+	case m0AVMPlus:
+		if d.shared {
+			return d.amf3(&d.c3)
+		}
+		var c ctx3
+		return d.amf3(&c)
+	}
+	d.off--
+	return nil, d.errf(ErrMarker, "AMF0 marker 0x%02x", m)
+}
+
+// amf0Props reads object or ECMA array members until the object-end marker. For ECMA
+// arrays (count >= 0) the end marker may be missing when the input ends right after the
+// announced number of members, as some encoders do.
+func (d *Decoder) amf0Props(count int64) ([]Property, error) {
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	var ps []Property
+	for {
+		if count >= 0 && d.Len() == 0 && int64(len(ps)) == count {
+			break
+		}
+		n, err := d.u16()
+		if err != nil {
+			return ps, err
+		}
+		if n == 0 {
+			m, err := d.u8()
+			if err != nil {
+				return ps, err
+			}
+			if m != m0ObjectEnd {
+				d.off--
+				return ps, d.errf(ErrMarker, "AMF0 marker 0x%02x after empty key, want object end", m)
+			}
+			break
+		}
+		k, err := d.str(int(n))
+		if err != nil {
+			return ps, err
+		}
+		if len(ps) >= d.lim.MaxElements {
+			return ps, d.errf(ErrTooMany, "more than %d properties", d.lim.MaxElements)
+		}
+		v, err := d.amf0()
+		if err != nil {
+			return ps, err
+		}
+		ps = append(ps, Property{Key: k, Value: v})
+	}
+	d.leave()
+	return ps, nil
+}
+
+// ---- AMF3 ----
+
+// u29 reads an AMF3 variable-length unsigned 29-bit integer.
+func (d *Decoder) u29() (uint32, error) {
+	var v uint32
+	for i := 0; i < 4; i++ {
+		b, err := d.u8()
+		if err != nil {
+			return 0, err
+		}
+		if i == 3 {
+			return v<<8 | uint32(b), nil
+		}
+		v = v<<7 | uint32(b&0x7F)
+		if b&0x80 == 0 {
+			return v, nil
+		}
+	}
+	return v, nil // unreachable
+}
+
+func (d *Decoder) str3(c *ctx3) (string, error) {
+	u, err := d.u29()
+	if err != nil {
+		return "", err
+	}
+	if u&1 == 0 {
+		i := int(u >> 1)
+		if i >= len(c.strs) {
+			return "", d.errf(ErrReference, "AMF3 string reference %d of %d", i, len(c.strs))
+		}
+		return c.strs[i], nil
+	}
+	s, err := d.str(int(u >> 1))
+	if err != nil {
+		return "", err
+	}
+	if s != "" {
+		c.strs = append(c.strs, s)
+	}
+	return s, nil
+}
+
+// objRef reads a U29 with a reference flag: it returns the referenced object, or the
+// inline value (u >> 1) with ok false.
+func (d *Decoder) objRef(c *ctx3) (ref any, inline uint32, isRef bool, err error) {
+	u, err := d.u29()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if u&1 == 0 {
+		i := int(u >> 1)
+		if i >= len(c.objs) {
+			return nil, 0, false, d.errf(ErrReference, "AMF3 object reference %d of %d", i, len(c.objs))
+		}
+		return c.objs[i], 0, true, nil
+	}
+	return nil, u >> 1, false, nil
+}
+
+func (d *Decoder) amf3(c *ctx3) (any, error) {
+	m, err := d.u8()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.count(); err != nil {
+		return nil, err
+	}
+	switch m {
+	case m3Undefined:
+		return Undefined{}, nil
+	case m3Null:
+		return nil, nil
+	case m3False:
+		return false, nil
+	case m3True:
+		return true, nil
+	case m3Integer:
+		u, err := d.u29()
+		if err != nil {
+			return nil, err
+		}
+		return int32(u<<3) >> 3, nil // sign-extend 29 bits
+	case m3Double:
+		return d.f64()
+	case m3String:
+		return d.str3(c)
+	case m3XMLDoc, m3XML, m3ByteArray:
+		ref, n, isRef, err := d.objRef(c)
+		if err != nil || isRef {
+			return ref, err
+		}
+		if err := d.checkLen(uint64(n)); err != nil {
+			return nil, err
+		}
+		var v any
+		switch m {
+		case m3XMLDoc:
+			s, _ := d.str(int(n))
+			v = XMLDocument(s)
+		case m3XML:
+			s, _ := d.str(int(n))
+			v = XML(s)
+		default:
+			b := make([]byte, n)
+			copy(b, d.b[d.off:])
+			d.off += int(n)
+			v = b
+		}
+		c.objs = append(c.objs, v)
+		return v, nil
+	case m3Date:
+		ref, _, isRef, err := d.objRef(c)
+		if err != nil || isRef {
+			return ref, err
+		}
+		ms, err := d.f64()
+		if err != nil {
+			return nil, err
+		}
+		t, err := d.date(ms)
+		if err != nil {
+			return nil, err
+		}
+		c.objs = append(c.objs, t)
+		return t, nil
+	case m3Array:
+		return d.array3(c)
+	case m3Object:
+		return d.object3(c)
+	case m3VectorInt, m3VectorUint, m3VectorDouble, m3VectorObject:
+		return d.vector3(c, m)
+	case m3Dictionary:
+		ref, n, isRef, err := d.objRef(c)
+		if err != nil || isRef {
+			return ref, err
+		}
+		weak, err := d.u8()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.checkCount(uint64(n), 2); err != nil {
+			return nil, err
+		}
+		if err := d.enter(); err != nil {
+			return nil, err
+		}
+		dict := &Dictionary{WeakKeys: weak != 0, Entries: make([]DictEntry, n)}
+		c.objs = append(c.objs, dict)
+		for i := range dict.Entries {
+			e := &dict.Entries[i]
+			if e.Key, err = d.amf3(c); err != nil {
+				return nil, err
+			}
+			if e.Value, err = d.amf3(c); err != nil {
+				return nil, err
+			}
+		}
+		d.leave()
+		return dict, nil
+	}
+	d.off--
+	return nil, d.errf(ErrMarker, "AMF3 marker 0x%02x", m)
+}
+
+func (d *Decoder) array3(c *ctx3) (any, error) {
+	ref, n, isRef, err := d.objRef(c)
+	if err != nil || isRef {
+		return ref, err
+	}
+	if err := d.checkCount(uint64(n), 1); err != nil {
+		return nil, err
+	}
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	a := &Array{}
+	idx := len(c.objs)
+	c.objs = append(c.objs, a)
+	for {
+		k, err := d.str3(c)
+		if err != nil {
+			return nil, err
+		}
+		if k == "" {
+			break
+		}
+		if len(a.Assoc)+int(n) >= d.lim.MaxElements {
+			return nil, d.errf(ErrTooMany, "more than %d array elements", d.lim.MaxElements)
+		}
+		v, err := d.amf3(c)
+		if err != nil {
+			return nil, err
+		}
+		a.Assoc = append(a.Assoc, Property{Key: k, Value: v})
+	}
+	if err := d.checkCount(uint64(n), 1); err != nil { // input shrank while reading Assoc
+		return nil, err
+	}
+	dense := make([]any, n)
+	var out any = a
+	if len(a.Assoc) == 0 {
+		c.objs[idx] = dense
+		out = dense
+	} else {
+		a.Dense = dense
+	}
+	for i := range dense {
+		if dense[i], err = d.amf3(c); err != nil {
+			return nil, err
+		}
+	}
+	d.leave()
+	return out, nil
+}
+
+func (d *Decoder) object3(c *ctx3) (any, error) {
+	ref, u, isRef, err := d.objRef(c)
+	if err != nil || isRef {
+		return ref, err
+	}
+	// u is the U29O value shifted right by one.
+	var t *traits3
+	switch {
+	case u&1 == 0: // traits reference
+		i := int(u >> 1)
+		if i >= len(c.traits) {
+			return nil, d.errf(ErrReference, "AMF3 traits reference %d of %d", i, len(c.traits))
+		}
+		t = c.traits[i]
+	case u&2 != 0: // traits-ext: externalizable
+		class, err := d.str3(c)
+		if err != nil {
+			return nil, err
+		}
+		t = &traits3{class: class, ext: true}
+		c.traits = append(c.traits, t)
+	default:
+		t = &traits3{dynamic: u&4 != 0}
+		n := u >> 3
+		if err := d.checkCount(uint64(n), 1); err != nil {
+			return nil, err
+		}
+		if t.class, err = d.str3(c); err != nil {
+			return nil, err
+		}
+		t.names = make([]string, n)
+		for i := range t.names {
+			if t.names[i], err = d.str3(c); err != nil {
+				return nil, err
+			}
+		}
+		c.traits = append(c.traits, t)
+	}
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	if t.ext {
+		if !knownExternal(t.class) {
+			return nil, d.errf(ErrExternalizable, "class %q", t.class)
+		}
+		e := &Externalizable{Class: t.class}
+		c.objs = append(c.objs, e)
+		if e.Value, err = d.amf3(c); err != nil {
+			return nil, err
+		}
+		d.leave()
+		return e, nil
+	}
+	if err := d.checkCount(uint64(len(t.names)), 1); err != nil {
+		return nil, err
+	}
+	o := &Object{Class: t.class, Sealed: len(t.names), Static: !t.dynamic}
+	c.objs = append(c.objs, o)
+	if len(t.names) > 0 {
+		o.Props = make([]Property, len(t.names))
+		for i, name := range t.names {
+			o.Props[i].Key = name
+			if o.Props[i].Value, err = d.amf3(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if t.dynamic {
+		for {
+			k, err := d.str3(c)
+			if err != nil {
+				return nil, err
+			}
+			if k == "" {
+				break
+			}
+			if len(o.Props) >= d.lim.MaxElements {
+				return nil, d.errf(ErrTooMany, "more than %d properties", d.lim.MaxElements)
+			}
+			v, err := d.amf3(c)
+			if err != nil {
+				return nil, err
+			}
+			o.Props = append(o.Props, Property{Key: k, Value: v})
+		}
+	}
+	d.leave()
+	return o, nil
+}
+
+func (d *Decoder) vector3(c *ctx3, m byte) (any, error) {
+	ref, n, isRef, err := d.objRef(c)
+	if err != nil || isRef {
+		return ref, err
+	}
+	fixed, err := d.u8()
+	if err != nil {
+		return nil, err
+	}
+	size := 1
+	switch m {
+	case m3VectorInt, m3VectorUint:
+		size = 4
+	case m3VectorDouble:
+		size = 8
+	}
+	if err := d.checkCount(uint64(n), size); err != nil {
+		return nil, err
+	}
+	var v any
+	switch m {
+	case m3VectorInt:
+		vi := &VectorInt{Fixed: fixed != 0, Items: make([]int32, n)}
+		for i := range vi.Items {
+			vi.Items[i] = int32(binary.BigEndian.Uint32(d.b[d.off:]))
+			d.off += 4
+		}
+		v = vi
+	case m3VectorUint:
+		vu := &VectorUint{Fixed: fixed != 0, Items: make([]uint32, n)}
+		for i := range vu.Items {
+			vu.Items[i] = binary.BigEndian.Uint32(d.b[d.off:])
+			d.off += 4
+		}
+		v = vu
+	case m3VectorDouble:
+		vd := &VectorDouble{Fixed: fixed != 0, Items: make([]float64, n)}
+		for i := range vd.Items {
+			vd.Items[i] = math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off:]))
+			d.off += 8
+		}
+		v = vd
+	default:
+		tn, err := d.str3(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.checkCount(uint64(n), 1); err != nil {
+			return nil, err
+		}
+		if err := d.enter(); err != nil {
+			return nil, err
+		}
+		vo := &VectorObject{Fixed: fixed != 0, TypeName: tn, Items: make([]any, n)}
+		c.objs = append(c.objs, vo)
+		for i := range vo.Items {
+			if vo.Items[i], err = d.amf3(c); err != nil {
+				return nil, err
+			}
+		}
+		d.leave()
+		return vo, nil
+	}
+	c.objs = append(c.objs, v)
+	return v, nil
+}
