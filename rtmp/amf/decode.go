@@ -151,7 +151,7 @@ func DecodeAMF0All(b []byte, lim Limits) ([]any, error) {
 // ---- primitives ----
 
 func (d *Decoder) errf(err error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s at offset %d", err, fmt.Sprintf(format, args...), d.off)
+	return fmt.Errorf("%w: "+format+" at offset %d", append(append([]any{err}, args...), d.off)...)
 }
 
 func (d *Decoder) need(n int) error {
