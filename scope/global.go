@@ -358,9 +358,13 @@ func (g *Global) expire(s *Scope, gen uint64) {
 	defer g.inflight.Done()
 	s.timer = nil
 	started := s.started
-	s.detachLocked() // re-evaluates the parent
+	s.unlinkLocked()
 	g.mu.Unlock()
 	g.stopScope(s, started)
+	// Only now release the parent, so that its Stop follows the child's.
+	g.mu.Lock()
+	s.parent.decLocked() // re-evaluates the parent
+	g.mu.Unlock()
 }
 
 // stopScope closes what the scope owns and calls Stop.

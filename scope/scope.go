@@ -164,24 +164,31 @@ func (s *Scope) decLocked() {
 	}
 }
 
-// detachLocked removes s and its subtree from the tree. g.mu held.
+// detachLocked removes s and its subtree from the tree and releases the parent. g.mu held.
 func (s *Scope) detachLocked() {
-	if s.removed {
-		return
+	if s.unlinkLocked() && s.parent != nil {
+		s.parent.decLocked()
 	}
-	p := s.parent
-	if p != nil {
+}
+
+// unlinkLocked removes s and its subtree from the tree, leaving the parent's hold count
+// alone (the caller releases it). It reports whether s was still in the tree. g.mu held.
+func (s *Scope) unlinkLocked() bool {
+	if s.removed {
+		return false
+	}
+	if p := s.parent; p != nil {
 		if p.children[s.name] == s {
 			delete(p.children, s.name)
 		}
 		s.markRemovedLocked()
-		p.decLocked()
-		return
+		return true
 	}
 	if s.g.apps[s.name] == s {
 		delete(s.g.apps, s.name)
 	}
 	s.markRemovedLocked()
+	return true
 }
 
 // markRemovedLocked marks s and its descendants removed and disarms their timers.

@@ -550,3 +550,34 @@ func TestShutdownDuringStart(t *testing.T) {
 	}
 	equalEvents(t, r.take(), []string{"Start /chat", "Stop /chat", "Start /chat/a", "Stop /chat/a"})
 }
+
+func TestChildStopBeforeParentStop(t *testing.T) {
+	var r recorder
+	entered, gate := make(chan struct{}), make(chan struct{})
+	h := recordingHandler(&r)
+	h.StopFunc = func(s *Scope) {
+		if s.Depth() == 3 {
+			close(entered)
+			<-gate // a slow Stop
+		}
+		r.add("Stop %s", s.Path())
+	}
+	g := newTestGlobal(t, h)
+	c := newConn()
+	s, err := g.Connect(c, "chat/a/b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Disconnect(c, s)
+	<-entered
+	g.mu.Lock()
+	parentHeld := s.Parent().holds == 1 && !s.Parent().removed && s.Parent().timer == nil
+	g.mu.Unlock()
+	if !parentHeld {
+		t.Error("parent released while its child's Stop runs")
+	}
+	close(gate)
+	waitFor(t, "Stop /chat/a", func() bool { return r.count("Stop /chat/a") == 1 })
+	ev := r.take()
+	equalEvents(t, ev[len(ev)-2:], []string{"Stop /chat/a/b", "Stop /chat/a"})
+}
