@@ -16,11 +16,12 @@ func (s *Scope) Call(ctx context.Context, c Conn, method string, args []any) (re
 	if m == nil {
 		return nil, fmt.Errorf("%w: %q in %s", ErrNoMethod, method, s.path)
 	}
-	err = s.g.hook(s, "method "+method, func() error {
-		var err error
-		result, err = m(ctx, c, s, args)
-		return err
-	})
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = nil, s.g.recovered(s, "method", method, r)
+		}
+	}()
+	result, err = m(ctx, c, s, args)
 	if err != nil {
 		return nil, err
 	}

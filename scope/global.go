@@ -382,7 +382,9 @@ func (g *Global) stopScope(s *Scope, started bool) {
 // Connections still registered when ctx expires are dropped without Leave/Disconnect hooks,
 // and their later Disconnect, Unpublish and Unsubscribe calls are no-ops. It returns
 // ctx.Err() if ctx expired first. After Shutdown, Connect and Register return ErrShutdown.
-// Further calls wait for the first one to finish.
+// A Connect (or Register) still running its hooks when Shutdown begins fails with
+// ErrShutdown; its undo hooks (Stop of a scope it started, Leave, Disconnect) may then run
+// after Shutdown returned. Further calls wait for the first one to finish.
 func (g *Global) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closed {
@@ -469,9 +471,14 @@ func collectConns(s *Scope, out *[]Conn) {
 func (g *Global) hook(s *Scope, name string, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			g.log.Error("scope: application panic", "scope", s.path, "hook", name, "panic", r, "stack", string(debug.Stack()))
-			err = fmt.Errorf("%w: %s on %s: %v", ErrPanic, name, s.path, r)
+			err = g.recovered(s, "hook", name, r)
 		}
 	}()
 	return fn()
+}
+
+// recovered logs a recovered panic and returns it as an error wrapping ErrPanic.
+func (g *Global) recovered(s *Scope, kind, name string, r any) error {
+	g.log.Error("scope: application panic", "scope", s.path, kind, name, "panic", r, "stack", string(debug.Stack()))
+	return fmt.Errorf("%w: %s %s on %s: %v", ErrPanic, kind, name, s.path, r)
 }
