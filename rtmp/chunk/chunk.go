@@ -23,8 +23,10 @@
 //     format-0 timestamp value itself (the specification: "if the delta between
 //     the first message and the second message is same as the timestamp of the
 //     first message, then a chunk of Type 3 could immediately follow the chunk of
-//     Type 0"). ffmpeg's writer relies on exactly this rule. When that previous
-//     field was 0xFFFFFF, the format-3 chunk carries a 4-byte extended delta.
+//     Type 0"). ffmpeg's writer relies on exactly this rule (librtmp,
+//     nginx-rtmp and Red5 read a delta of 0 there instead; the two agree
+//     whenever the format-0 timestamp is 0). When that previous field was
+//     0xFFFFFF, the format-3 chunk carries a 4-byte extended delta.
 //
 // A format-3 continuation chunk of a message whose first header had an extended
 // timestamp carries the 4-byte extended timestamp again (ffmpeg, librtmp). Some
@@ -115,6 +117,6 @@ var (
 	ErrTooManyChunkStreams = errors.New("chunk: too many chunk streams")
 	ErrPendingTooLarge     = errors.New("chunk: too many bytes pending in partial messages")
 	ErrNoPreviousHeader    = errors.New("chunk: compressed header without a previous header")
-	ErrBadChunkStreamID    = errors.New("chunk: invalid chunk stream id")
+	ErrBadChunkStreamID    = errors.New("chunk: invalid chunk stream id") // from Writer.WriteMessage
 	ErrHeaderChanged       = errors.New("chunk: message length changed in the middle of a message")
 )
