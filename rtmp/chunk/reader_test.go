@@ -216,8 +216,8 @@ var readerCases = []readerCase{
 
 	// Errors.
 	{name: "err_length_changed",
-		in:   cat(h0(4, 10, 200, 9, 1), p200[:128], h1(4, 0, 300, 9), p200[128:]),
-		err:  ErrHeaderChanged},
+		in:  cat(h0(4, 10, 200, 9, 1), p200[:128], h1(4, 0, 300, 9), p200[128:]),
+		err: ErrHeaderChanged},
 	{name: "err_chunk_size_zero", in: scs(0), err: ErrChunkSize},
 	{name: "err_chunk_size_top_bit", in: scs(0x80000001), err: ErrChunkSize},
 	{name: "err_chunk_size_over_limit", in: scs(4097), lim: Limits{MaxChunkSize: 4096}, err: ErrChunkSize},
@@ -229,9 +229,9 @@ var readerCases = []readerCase{
 		in:  cat(h0(4, 0, 0xFFFFFF, 9, 1)),
 		lim: Limits{MaxMessageSize: 1 << 10}, err: ErrMessageTooLarge},
 	{name: "err_message_too_large_fmt3",
-		in:   cat(h0(4, 0, 100, 9, 1), pay(100, 0), h3(4), pay(100, 0)),
-		lim:  Limits{MaxMessageSize: 99},
-		err:  ErrMessageTooLarge},
+		in:  cat(h0(4, 0, 100, 9, 1), pay(100, 0), h3(4), pay(100, 0)),
+		lim: Limits{MaxMessageSize: 99},
+		err: ErrMessageTooLarge},
 	{name: "err_too_many_chunk_streams",
 		in: cat(h0(3, 0, 1, 9, 1), []byte{1}, h0(4, 0, 1, 9, 1), []byte{1},
 			h0(3, 0, 1, 9, 1), []byte{1}, h0(400, 0, 1, 9, 1), []byte{1}),
