@@ -1,0 +1,259 @@
+// Package flv reads and writes FLV files at the tag level: the file header,
+// then audio (8), video (9) and script data (18) tags, each followed by its
+// previous-tag-size field. The recorder and the VOD file source build on it.
+//
+// Layout (PROTOCOL.md, FLV): "FLV", version 1, flags (audio 0x04, video
+// 0x01), u32 data offset (9), u32 PreviousTagSize0 = 0; then per tag: u8 type,
+// u24 data size, u24 timestamp + u8 timestamp extension (the high byte), u24
+// stream id (0), the data, u32 previous tag size (11 + data size).
+//
+// Reading is bounded: the header's data offset, the tag size and the bytes
+// allocated before they are read are all limited, so a hostile or damaged
+// file costs at most the limit, never what its length fields claim.
+package flv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Tag types.
+const (
+	TagAudio  uint8 = 8
+	TagVideo  uint8 = 9
+	TagScript uint8 = 18
+)
+
+// Sizes and limits.
+const (
+	HeaderSize    = 9  // file header without PreviousTagSize0
+	TagHeaderSize = 11 // tag header before the data
+	// DefaultMaxTagSize bounds the data of one tag (the u24 size field
+	// allows just under 16 MiB).
+	DefaultMaxTagSize = 16 << 20
+	// MaxDataOffset bounds the header's data offset (the bytes skipped
+	// after the 9-byte header).
+	MaxDataOffset = 64 << 10
+)
+
+// Errors of this package, wrapped with detail; test with errors.Is.
+var (
+	ErrHeader      = errors.New("flv: bad file header")
+	ErrTagType     = errors.New("flv: unsupported tag type")
+	ErrTagTooLarge = errors.New("flv: tag too large")
+	ErrTruncated   = errors.New("flv: truncated tag")
+	ErrPrevSize    = errors.New("flv: previous tag size does not match")
+)
+
+// Header is the information of an FLV file header.
+type Header struct{ HasAudio, HasVideo bool }
+
+// Tag is one FLV tag: its type (8 audio, 9 video, 18 script data), its
+// timestamp in milliseconds (the 32-bit value of the timestamp and its
+// extension byte) and its data, the RTMP message payload.
+type Tag struct {
+	Type      uint8
+	Timestamp uint32
+	Data      []byte
+}
+
+// Reader reads tags from an FLV file. It is not safe for concurrent use.
+type Reader struct {
+	r       io.Reader
+	h       Header
+	maxSize int
+	hdr     [TagHeaderSize]byte
+	prev    [4]byte
+	err     error
+}
+
+// NewReader reads and checks the file header of r (signature "FLV",
+// version 1, data offset at least 9 and at most MaxDataOffset, bytes between
+// the header and the offset skipped) and PreviousTagSize0, which must be 0.
+// Errors wrap ErrHeader, or ErrTruncated if r ends early.
+func NewReader(r io.Reader) (*Reader, error) {
+	var b [HeaderSize]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return nil, fmt.Errorf("%w: reading header: %w", ErrTruncated, err)
+	}
+	if b[0] != 'F' || b[1] != 'L' || b[2] != 'V' {
+		return nil, fmt.Errorf("%w: signature %q", ErrHeader, b[:3])
+	}
+	if b[3] != 1 {
+		return nil, fmt.Errorf("%w: version %d", ErrHeader, b[3])
+	}
+	off := binary.BigEndian.Uint32(b[5:9])
+	if off < HeaderSize || off > MaxDataOffset {
+		return nil, fmt.Errorf("%w: data offset %d", ErrHeader, off)
+	}
+	if skip := int64(off) - HeaderSize; skip > 0 {
+		if n, err := io.CopyN(io.Discard, r, skip); err != nil {
+			return nil, fmt.Errorf("%w: header extension: %d of %d bytes: %w", ErrTruncated, n, skip, err)
+		}
+	}
+	var p [4]byte
+	if _, err := io.ReadFull(r, p[:]); err != nil {
+		return nil, fmt.Errorf("%w: reading PreviousTagSize0: %w", ErrTruncated, err)
+	}
+	if v := binary.BigEndian.Uint32(p[:]); v != 0 {
+		return nil, fmt.Errorf("%w: PreviousTagSize0 is %d", ErrHeader, v)
+	}
+	return &Reader{
+		r:       r,
+		h:       Header{HasAudio: b[4]&0x04 != 0, HasVideo: b[4]&0x01 != 0},
+		maxSize: DefaultMaxTagSize,
+	}, nil
+}
+
+// Header returns the file header's flags.
+func (r *Reader) Header() Header { return r.h }
+
+// SetMaxTagSize bounds the data size of the tags read from now on (0 or
+// less restores DefaultMaxTagSize).
+func (r *Reader) SetMaxTagSize(n int) {
+	if n <= 0 {
+		n = DefaultMaxTagSize
+	}
+	r.maxSize = n
+}
+
+// ReadTag returns the next tag. It returns io.EOF when the file ends cleanly
+// after a tag's previous-tag-size field, and otherwise wraps ErrTruncated (the
+// file ends inside a tag), ErrTagType (a type other than 8, 9, 18, or the
+// filter/encryption bit set), ErrTagTooLarge, or ErrPrevSize (the field after
+// the data is not 11 + data size). After an error, every later call returns
+// it again. The data is a fresh slice owned by the caller.
+func (r *Reader) ReadTag() (Tag, error) {
+	if r.err != nil {
+		return Tag{}, r.err
+	}
+	t, err := r.readTag()
+	if err != nil {
+		r.err = err
+	}
+	return t, err
+}
+
+func (r *Reader) readTag() (Tag, error) {
+	h := r.hdr[:]
+	n, err := io.ReadFull(r.r, h)
+	if err != nil {
+		if n == 0 && err == io.EOF {
+			return Tag{}, io.EOF
+		}
+		return Tag{}, fmt.Errorf("%w: tag header: %d of %d bytes: %w", ErrTruncated, n, TagHeaderSize, err)
+	}
+	typ := h[0]
+	if typ != TagAudio && typ != TagVideo && typ != TagScript {
+		return Tag{}, fmt.Errorf("%w: type byte %#02x", ErrTagType, typ)
+	}
+	size := int(h[1])<<16 | int(h[2])<<8 | int(h[3])
+	if size > r.maxSize {
+		return Tag{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrTagTooLarge, size, r.maxSize)
+	}
+	ts := uint32(h[7])<<24 | uint32(h[4])<<16 | uint32(h[5])<<8 | uint32(h[6])
+	data, err := readN(r.r, size)
+	if err != nil {
+		return Tag{}, fmt.Errorf("%w: tag data: %d of %d bytes: %w", ErrTruncated, len(data), size, err)
+	}
+	if n, err := io.ReadFull(r.r, r.prev[:]); err != nil {
+		return Tag{}, fmt.Errorf("%w: previous tag size: %d of 4 bytes: %w", ErrTruncated, n, err)
+	}
+	if v := binary.BigEndian.Uint32(r.prev[:]); v != uint32(TagHeaderSize+size) {
+		return Tag{}, fmt.Errorf("%w: %d after a tag of %d bytes", ErrPrevSize, v, TagHeaderSize+size)
+	}
+	return Tag{Type: typ, Timestamp: ts, Data: data}, nil
+}
+
+// readStep is how much readN allocates ahead of the bytes it has read, so
+// that a size field cannot make it allocate more than the input holds plus
+// one step.
+const readStep = 64 << 10
+
+// readN reads exactly n bytes into a fresh slice. It allocates at once when
+// n is small and grows the slice as bytes arrive otherwise.
+func readN(r io.Reader, n int) ([]byte, error) {
+	if n <= readStep {
+		b := make([]byte, n)
+		k, err := io.ReadFull(r, b)
+		return b[:k], unexpected(err)
+	}
+	b := make([]byte, 0, readStep)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), n-len(b)))
+		}
+		k, err := io.ReadFull(r, b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			return b, unexpected(err)
+		}
+	}
+	return b, nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Writer writes an FLV file. It is not safe for concurrent use.
+type Writer struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+// NewWriter writes the file header with the flags of h and PreviousTagSize0.
+func NewWriter(w io.Writer, h Header) (*Writer, error) {
+	var flags byte
+	if h.HasAudio {
+		flags |= 0x04
+	}
+	if h.HasVideo {
+		flags |= 0x01
+	}
+	b := []byte{'F', 'L', 'V', 1, flags, 0, 0, 0, HeaderSize, 0, 0, 0, 0}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	return &Writer{w: w}, nil
+}
+
+// WriteTag writes t and its previous-tag-size field with one Write. The type
+// must be 8, 9 or 18 (ErrTagType) and the data at most 0xFFFFFF bytes
+// (ErrTagTooLarge); these are reported without writing anything. A failed
+// write of the underlying writer is returned by every later call, as the
+// file is then incomplete.
+func (w *Writer) WriteTag(t Tag) error {
+	if w.err != nil {
+		return w.err
+	}
+	if t.Type != TagAudio && t.Type != TagVideo && t.Type != TagScript {
+		return fmt.Errorf("%w: %d", ErrTagType, t.Type)
+	}
+	n := len(t.Data)
+	if n > 0xFFFFFF {
+		return fmt.Errorf("%w: %d bytes (the format allows %d)", ErrTagTooLarge, n, 0xFFFFFF)
+	}
+	ts := t.Timestamp
+	b := append(w.buf[:0],
+		t.Type, byte(n>>16), byte(n>>8), byte(n),
+		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24),
+		0, 0, 0)
+	b = append(b, t.Data...)
+	b = binary.BigEndian.AppendUint32(b, uint32(TagHeaderSize+n))
+	if _, err := w.w.Write(b); err != nil {
+		w.err = err
+		return err
+	}
+	if cap(b) <= 1<<20 {
+		w.buf = b[:0]
+	}
+	return nil
+}
