@@ -1,0 +1,41 @@
+// Package live is the built-in live streaming application:
+// rtmp://host/live[/room…]/<stream>. Anyone may publish and play (access rules
+// arrive with the operator configuration); a stream name is published once per
+// scope. Clients can call getLiveStreams to list what is live in their scope.
+package live
+
+import (
+	"context"
+	"sort"
+
+	"github.com/scopecast/scopecast/scope"
+)
+
+// Name is the application's registered name.
+const Name = "live"
+
+// App is the live application's scope handler.
+type App struct {
+	scope.BaseHandler
+}
+
+// New returns the live application with its callable methods.
+func New() *App {
+	a := &App{}
+	a.Methods = map[string]scope.Method{
+		"getLiveStreams": a.getLiveStreams,
+	}
+	return a
+}
+
+// getLiveStreams returns the names of the streams publishing in the caller's scope.
+func (a *App) getLiveStreams(_ context.Context, _ scope.Conn, s *scope.Scope, _ []any) (any, error) {
+	names := []any{}
+	for _, st := range s.Streams() {
+		if st.Publisher() != nil {
+			names = append(names, st.Name())
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i].(string) < names[j].(string) })
+	return names, nil
+}

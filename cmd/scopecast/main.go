@@ -1,0 +1,163 @@
+// Command scopecast runs the scopecast media server: RTMP on :1935, the public
+// HTTP listener on :5080 and the admin listener (Prometheus metrics, JSON API,
+// pprof) on 127.0.0.1:5081. It needs no configuration file.
+//
+//	go run ./cmd/scopecast
+//	go run ./cmd/scopecast -rtmp :1936 -http :8080 -admin 127.0.0.1:9090 -log-format json
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/scopecast/scopecast/apps/live"
+	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/scope"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "scopecast:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the effective configuration.
+type config struct {
+	RTMPAddr      string
+	HTTPAddr      string
+	AdminAddr     string
+	DataDir       string
+	LogLevel      string
+	LogFormat     string
+	KeepDelay     time.Duration
+	ShutdownGrace time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("scopecast", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.RTMPAddr, "rtmp", ":1935", "RTMP listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http", ":5080", "public HTTP listen address (empty: off)")
+	fs.StringVar(&cfg.AdminAddr, "admin", "127.0.0.1:5081", "admin HTTP listen address: /metrics, /api, /debug/pprof (empty: off)")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&cfg.KeepDelay, "keep-delay", 5*time.Second, "how long an empty room lingers before it is removed")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for connections to close")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return cfg, fmt.Errorf("-log-format: %q is not text or json", cfg.LogFormat)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// listeners are the bound addresses, reported to ready (tests use port 0).
+type listeners struct {
+	RTMP, HTTP, Admin net.Addr
+}
+
+// run serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, args []string, logw io.Writer, ready func(listeners)) error {
+	cfg, err := parseFlags(args, logw)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, logw)
+	if err != nil {
+		return err
+	}
+	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log})
+	if err := scopes.Register(live.Name, live.New()); err != nil {
+		return err
+	}
+	srv := &rtmp.Server{Scopes: scopes, Logger: log}
+
+	var ls listeners
+	rl, err := net.Listen("tcp", cfg.RTMPAddr)
+	if err != nil {
+		return fmt.Errorf("rtmp listener: %w", err)
+	}
+	ls.RTMP = rl.Addr()
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(rl) }()
+	var servers []*http.Server
+	if cfg.HTTPAddr != "" {
+		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			rl.Close()
+			return fmt.Errorf("http listener: %w", err)
+		}
+		ls.HTTP = hl.Addr()
+		hs := &http.Server{Handler: publicHandler(), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, hs)
+		go func() { errc <- hs.Serve(hl) }()
+	}
+	if cfg.AdminAddr != "" {
+		al, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			rl.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		ls.Admin = al.Addr()
+		as := &http.Server{Handler: adminHandler(srv, scopes), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, as)
+		go func() { errc <- as.Serve(al) }()
+	}
+	log.Info("scopecast listening", "rtmp", ls.RTMP, "http", ls.HTTP, "admin", ls.Admin, "data", cfg.DataDir)
+	if ready != nil {
+		ready(ls)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	for _, hs := range servers {
+		hs.Shutdown(sctx)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("rtmp shutdown", "err", err)
+	}
+	if err := scopes.Shutdown(sctx); err != nil {
+		log.Warn("scope shutdown", "err", err)
+	}
+	if serveErr != nil && !errors.Is(serveErr, rtmp.ErrServerClosed) && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package scopecast
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/scopecast/scopecast/"
+
+// allowed is DESIGN.md's import table: for each package (directory), the
+// module packages and third-party modules its non-test files may import. A
+// trailing "/..." allows a whole subtree. Standard library imports are always
+// allowed. A package missing from the table fails the test: add it here and to
+// DESIGN.md together.
+var allowed = map[string][]string{
+	"":               {},
+	"rtmp/amf":       {},
+	"rtmp/chunk":     {},
+	"rtmp/handshake": {},
+	"rtmp/message":   {"rtmp/amf"},
+	"rtmp/client":    {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message"},
+	"stream":         {},
+	"stream/flv":     {"stream"},
+	"sharedobject":   {"rtmp/amf"},
+	"scope":          {"stream", "sharedobject"},
+	"rtmp":           {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "scope", "stream", "stream/flv", "sharedobject"},
+	"wsbridge":       {"scope", "sharedobject", "rtmp/amf", "github.com/gorilla/websocket"},
+	"apps/...":       {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
+	"cmd/...":        {"*"},
+}
+
+func rulesFor(dir string) ([]string, bool) {
+	if r, ok := allowed[dir]; ok {
+		return r, true
+	}
+	for k, r := range allowed {
+		if p, ok := strings.CutSuffix(k, "/..."); ok && (dir == p || strings.HasPrefix(dir, p+"/")) {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func permitted(rules []string, imp string) bool {
+	for _, r := range rules {
+		if r == "*" {
+			return true
+		}
+		if strings.HasPrefix(imp, module) && strings.TrimPrefix(imp, module) == r {
+			return true
+		}
+		if !strings.HasPrefix(imp, module) && (imp == r || strings.HasPrefix(imp, r+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func isStd(imp string) bool {
+	first, _, _ := strings.Cut(imp, "/")
+	return !strings.Contains(first, ".")
+}
+
+func TestImportTable(t *testing.T) {
+	seen := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "data" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		if dir == "." {
+			dir = ""
+		}
+		rules, ok := rulesFor(dir)
+		if !ok {
+			t.Errorf("package %q is not in the import table (deps_test.go and DESIGN.md)", dir)
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, src, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		seen++
+		for _, is := range f.Imports {
+			imp, _ := strconv.Unquote(is.Path.Value)
+			if isStd(imp) || permitted(rules, imp) {
+				continue
+			}
+			t.Errorf("%s imports %s, which the import table does not allow for %q", path, imp, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 10 {
+		t.Fatalf("only %d Go files checked: is the walk broken?", seen)
+	}
+}

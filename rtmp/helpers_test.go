@@ -1,0 +1,360 @@
+package rtmp_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	gomsg "github.com/yutopp/go-rtmp/message"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/scopecast/scopecast/apps/live"
+	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/stream"
+)
+
+// testServer is a real server on a loopback port.
+type testServer struct {
+	Addr   string
+	Srv    *rtmp.Server
+	Scopes *scope.Global
+}
+
+type serverOpt func(*rtmp.Server, *scope.Options)
+
+// startServer runs a server with the live app on 127.0.0.1:0 until the test ends.
+func startServer(t testing.TB, opts ...serverOpt) *testServer {
+	t.Helper()
+	so := scope.Options{KeepDelay: 200 * time.Millisecond, Logger: testLogger()}
+	srv := &rtmp.Server{Logger: testLogger()}
+	for _, o := range opts {
+		o(srv, &so)
+	}
+	scopes := scope.New(so)
+	if err := scopes.Register(live.Name, live.New()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Scopes = scopes
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		scopes.Shutdown(ctx)
+		<-done
+	})
+	return &testServer{Addr: l.Addr().String(), Srv: srv, Scopes: scopes}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// needTool returns the path of a real client. In CI a missing tool fails the
+// test (.ci/run installs them); elsewhere it skips.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; .ci/run must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitPublishing waits until stream name in scope path has a publisher.
+func (ts *testServer) waitPublishing(t testing.TB, path, name string) *stream.Stream {
+	t.Helper()
+	var st *stream.Stream
+	waitFor(t, 15*time.Second, "publisher of "+path+"/"+name, func() bool {
+		s := ts.Scopes.Lookup(path)
+		if s == nil {
+			return false
+		}
+		st = s.Stream(name)
+		return st != nil && st.Publisher() != nil
+	})
+	return st
+}
+
+// ffmpegPublish starts ffmpeg publishing a lavfi test source (H.264 + AAC) in
+// real time for secs seconds. extra goes before the output URL.
+func ffmpegPublish(t testing.TB, url string, secs float64, gop int, extra ...string) *exec.Cmd {
+	t.Helper()
+	bin := needTool(t, "ffmpeg")
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", strconv.FormatFloat(secs, 'f', -1, 64),
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", strconv.Itoa(gop), "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k"}
+	args = append(args, extra...)
+	args = append(args, "-f", "flv", url)
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("publisher stderr: %s", stderr.String())
+		}
+	})
+	return cmd
+}
+
+// probe is what ffprobe counted in a file.
+type probe struct {
+	Codecs      []string
+	VideoFrames int
+	AudioFrames int
+	StartTime   float64
+	Width       int
+	Height      int
+}
+
+func ffprobe(t testing.TB, file string) probe {
+	t.Helper()
+	bin := needTool(t, "ffprobe")
+	out, err := exec.Command(bin, "-v", "error", "-count_frames",
+		"-show_entries", "stream=codec_type,codec_name,nb_read_frames,width,height:format=start_time",
+		"-of", "flat", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", file, err, out)
+	}
+	var p probe
+	kinds := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `"`)
+		switch {
+		case strings.HasSuffix(k, ".codec_type"):
+			kinds[strings.TrimSuffix(k, ".codec_type")] = v
+		case k == "format.start_time":
+			p.StartTime, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `"`)
+		i := strings.LastIndex(k, ".")
+		if i < 0 {
+			continue
+		}
+		kind, field := kinds[k[:i]], k[i+1:]
+		switch field {
+		case "codec_name":
+			p.Codecs = append(p.Codecs, v)
+		case "nb_read_frames":
+			n, _ := strconv.Atoi(v)
+			if kind == "video" {
+				p.VideoFrames = n
+			} else if kind == "audio" {
+				p.AudioFrames = n
+			}
+		case "width":
+			p.Width, _ = strconv.Atoi(v)
+		case "height":
+			p.Height, _ = strconv.Atoi(v)
+		}
+	}
+	return p
+}
+
+// --- go-rtmp, the independent client ---------------------------------------
+
+// media is one message a player received.
+type media struct {
+	Kind    stream.Kind
+	TS      uint32
+	Payload []byte
+	At      time.Time
+}
+
+// player is an rtmp/client connection playing a stream in the background,
+// recording every media message with its arrival time.
+type player struct {
+	mu       sync.Mutex
+	got      []media
+	playSent time.Time
+	err      error
+	done     chan struct{}
+	c        *client.Conn
+}
+
+// play connects to app (a scope path) and plays name from its live edge.
+func play(t testing.TB, ts *testServer, app, name string) *player {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url(ts, app), client.Options{})
+	if err != nil {
+		t.Fatalf("dial %s: %v", app, err)
+	}
+	msid, err := c.CreateStream(ctx)
+	if err != nil {
+		t.Fatalf("createStream: %v", err)
+	}
+	p := &player{done: make(chan struct{}), c: c, playSent: time.Now()}
+	if err := c.Play(ctx, msid, name, -2000); err != nil {
+		t.Fatalf("play %s: %v", name, err)
+	}
+	go func() {
+		defer close(p.done)
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+				return
+			}
+			if m.TypeID == 8 || m.TypeID == 9 {
+				p.mu.Lock()
+				p.got = append(p.got, media{Kind: stream.Kind(m.TypeID), TS: m.Timestamp, Payload: m.Payload, At: time.Now()})
+				p.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		c.Close()
+		<-p.done
+	})
+	return p
+}
+
+// Media returns a copy of what arrived so far.
+func (p *player) Media() []media {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]media(nil), p.got...)
+}
+
+// Video returns the video messages that arrived so far.
+func (p *player) Video() []media {
+	var v []media
+	for _, m := range p.Media() {
+		if m.Kind == stream.KindVideo {
+			v = append(v, m)
+		}
+	}
+	return v
+}
+
+func quietLogrus() *logrus.Logger {
+	l := logrus.New()
+	if os.Getenv("SCOPECAST_TEST_LOG") == "" {
+		l.SetOutput(io.Discard)
+	}
+	return l
+}
+
+// goRTMPConnect dials and connects with go-rtmp.
+func goRTMPConnect(t testing.TB, addr, app string, h gortmp.Handler) (*gortmp.ClientConn, error) {
+	t.Helper()
+	cc, err := gortmp.Dial("rtmp", addr, &gortmp.ConnConfig{Handler: h, Logger: quietLogrus()})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { cc.Close() })
+	err = cc.Connect(&gomsg.NetConnectionConnect{Command: gomsg.NetConnectionConnectCommand{
+		App: app, Type: "nonprivate", FlashVer: "LNX 9,0,124,2", TCURL: "rtmp://" + addr + "/" + app,
+	}})
+	return cc, err
+}
+
+// goPublisher publishes synthetic frames with go-rtmp.
+type goPublisher struct {
+	st *gortmp.Stream
+}
+
+func goRTMPPublish(t testing.TB, addr, app, name string) *goPublisher {
+	t.Helper()
+	cc, err := goRTMPConnect(t, addr, app, &gortmp.DefaultHandler{})
+	if err != nil {
+		t.Fatalf("go-rtmp connect: %v", err)
+	}
+	st, err := cc.CreateStream(nil, 4096)
+	if err != nil {
+		t.Fatalf("go-rtmp createStream: %v", err)
+	}
+	if err := st.Publish(&gomsg.NetStreamPublish{PublishingName: name, PublishingType: "live"}); err != nil {
+		t.Fatalf("go-rtmp publish: %v", err)
+	}
+	return &goPublisher{st: st}
+}
+
+func (p *goPublisher) Video(ts uint32, payload []byte) error {
+	return p.st.Write(6, ts, &gomsg.VideoMessage{Payload: bytes.NewReader(payload)})
+}
+
+func (p *goPublisher) Audio(ts uint32, payload []byte) error {
+	return p.st.Write(4, ts, &gomsg.AudioMessage{Payload: bytes.NewReader(payload)})
+}
+
+// tempFile names a file in the test's temp dir (kept under artifacts/ when
+// SCOPECAST_ARTIFACTS is set).
+func tempFile(t testing.TB, name string) string {
+	t.Helper()
+	if dir := os.Getenv("SCOPECAST_ARTIFACTS"); dir != "" {
+		d := filepath.Join(dir, t.Name())
+		os.MkdirAll(d, 0o755)
+		return filepath.Join(d, name)
+	}
+	return filepath.Join(t.TempDir(), name)
+}
+
+func url(ts *testServer, path string) string { return fmt.Sprintf("rtmp://%s/%s", ts.Addr, path) }

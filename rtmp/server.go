@@ -1,0 +1,247 @@
+// Package rtmp is scopecast's RTMP server: it accepts connections, runs the
+// handshake, reads chunked messages in one goroutine per connection and writes
+// in another (the only writer of the socket), maps connect to the scope tree,
+// and serves commands, remote calls and live streams.
+//
+// The server speaks RTMP through scopecast's own wire packages (rtmp/chunk,
+// rtmp/amf, rtmp/handshake, rtmp/message); see DESIGN.md for why. RTMPT and
+// other transports reuse the same connection code through ServeConn.
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/scopecast/scopecast/scope"
+)
+
+// Defaults for zero fields of a Server.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultWriteTimeout     = 15 * time.Second
+	DefaultPingInterval     = 20 * time.Second
+	DefaultChunkSize        = 4096
+	DefaultWindowAckSize    = 2_500_000
+	DefaultMaxMessageSize   = 16 << 20
+	// PreConnectMaxMessageSize bounds messages before a successful connect.
+	PreConnectMaxMessageSize = 64 << 10
+	// DefaultMaxStreams bounds the message streams one connection may create.
+	DefaultMaxStreams = 64
+	// DefaultOutQueue bounds the control messages waiting for a connection's writer.
+	DefaultOutQueue = 1024
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("rtmp: server closed")
+
+// Server is an RTMP server. The zero value is usable once Scopes is set.
+type Server struct {
+	Scopes *scope.Global // the scope tree connections connect into (required)
+	Logger *slog.Logger  // nil: slog.Default()
+
+	HandshakeTimeout time.Duration // whole handshake (default 10s)
+	IdleTimeout      time.Duration // no message from the client for this long closes it (default 60s)
+	WriteTimeout     time.Duration // one write to the client (default 15s)
+	PingInterval     time.Duration // server ping requests keep quiet clients alive (default 20s)
+	ChunkSize        uint32        // outgoing chunk size (default 4096)
+	WindowAckSize    uint32        // acknowledgement window announced to clients (default 2.5 MB)
+	MaxMessageSize   uint32        // largest message accepted after connect (default 16 MiB)
+	MaxStreams       int           // message streams per connection (default 64)
+	FMSVersion       string        // fmsVer in the connect reply (default "FMS/3,5,7,7009")
+
+	stats Stats
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*Conn]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+// Stats are the server's counters, read with atomic loads.
+type Stats struct {
+	Accepted     atomic.Uint64 // connections accepted
+	Active       atomic.Int64  // connections open now
+	BytesIn      atomic.Uint64
+	BytesOut     atomic.Uint64
+	Rejected     atomic.Uint64 // connects refused
+	Protocol     atomic.Uint64 // connections closed for bad input
+	SlowClosed   atomic.Uint64 // players disconnected for falling behind
+	Panics       atomic.Uint64 // recovered panics (each closed one connection)
+	MediaDropped atomic.Uint64 // media messages received on a stream that is not publishing
+}
+
+// Stats returns the server's live counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDur(v, d time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orU32(v, d uint32) uint32 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// ListenAndServe listens on addr (":1935" when empty) and serves.
+func (s *Server) ListenAndServe(addr string) error {
+	if addr == "" {
+		addr = ":1935"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l until Shutdown or a permanent accept error.
+// Temporary accept errors back off from 5 ms up to 1 s.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Scopes == nil {
+		panic("rtmp: Server.Scopes is nil")
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+				s.logger().Warn("rtmp accept error, backing off", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.stats.Accepted.Add(1)
+		go s.ServeConn(nc, "rtmp")
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// ServeConn serves one already accepted connection and returns when it ends.
+// protocol names the transport for applications and metrics ("rtmp", "rtmpt",
+// "rtmps"). RTMPT adapts each HTTP session to a net.Conn and calls this.
+func (s *Server) ServeConn(nc net.Conn, protocol string) {
+	c := newConn(s, nc, protocol)
+	if !s.track(c, true) {
+		nc.Close()
+		return
+	}
+	s.stats.Active.Add(1)
+	defer func() {
+		s.stats.Active.Add(-1)
+		s.track(c, false)
+		s.wg.Done()
+	}()
+	c.serve()
+}
+
+func (s *Server) track(c *Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closed {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*Conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1) // under mu, so never after Shutdown started waiting
+		return true
+	}
+	delete(s.conns, c)
+	return true
+}
+
+// Conns returns the open connections.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown closes the listeners, asks every connection to close and waits
+// for them until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(fmt.Errorf("%w", scope.ErrShutdown))
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
