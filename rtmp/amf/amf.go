@@ -166,6 +166,12 @@ type Limits struct {
 	MaxStringLen int // bytes in one string/xml/bytearray (default 1 MiB)
 	MaxElements  int // elements/properties in one container (default 65536)
 	MaxTotal     int // values decoded by one Decoder in total (default 1<<20)
+	// MaxExpanded bounds the bytes read by one Decoder plus, for every reference resolved
+	// (AMF0 references, AMF3 string and object references), the expanded size of what it
+	// refers to (default 64 MiB). It stops small inputs that reference a large string or
+	// array many times from decoding into values whose encoding (AMF0 has no string
+	// references) would be huge.
+	MaxExpanded int
 }
 
 // DefaultLimits are the limits used for zero fields of a Limits.
@@ -174,6 +180,7 @@ var DefaultLimits = Limits{
 	MaxStringLen: 1 << 20,
 	MaxElements:  65536,
 	MaxTotal:     1 << 20,
+	MaxExpanded:  64 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -188,6 +195,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTotal <= 0 {
 		l.MaxTotal = DefaultLimits.MaxTotal
+	}
+	if l.MaxExpanded <= 0 {
+		l.MaxExpanded = DefaultLimits.MaxExpanded
 	}
 	return l
 }

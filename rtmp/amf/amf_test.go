@@ -511,3 +511,51 @@ func TestLimitsDefaults(t *testing.T) {
 		t.Fatalf("%+v", d.lim)
 	}
 }
+
+// Small inputs referencing a big value many times must not decode into values whose
+// encoding is huge.
+func TestExpansionLimit(t *testing.T) {
+	big := strings.Repeat("s", 1000)
+	// AMF3: a 1000-byte string, then 2000 string references to it.
+	wire := cat(hx("09 9f 21 01 06 8f 51"), big, bytes.Repeat([]byte{0x06, 0x00}, 1999))
+	v, _, err := decodeOne(wire, Limits{}, true)
+	if err != nil || len(v.([]any)) != 2000 {
+		t.Fatalf("within default limit: %v", err)
+	}
+	if _, _, err := decodeOne(wire, Limits{MaxExpanded: 1 << 20}, true); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("string expansion: %v", err)
+	}
+	// AMF3: a byte array referenced 63 times.
+	chain := hx("09 81 01 01") // dense array of 64 elements: obj table 0
+	chain = append(chain, hx("0c 8f 51")...)
+	chain = append(chain, bytes.Repeat([]byte{'b'}, 1000)...) // byte array, obj table 1
+	for range 63 {
+		chain = append(chain, 0x0c, 0x02)
+	}
+	if _, _, err := decodeOne(chain, Limits{MaxExpanded: 32 << 10}, true); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("byte array expansion: %v", err)
+	}
+	v, _, err = decodeOne(chain, Limits{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// AMF3 re-encoding keeps byte array references.
+	re, err := AppendAMF3(nil, v)
+	if err != nil || len(re) > len(chain) {
+		t.Fatalf("re-encoded %d bytes from %d: %v", len(re), len(chain), err)
+	}
+	// AMF0: an object referenced through a growing chain.
+	amf0 := hx("0a 00000002 03 0001 61") // [ {a: "<1000>"} , ...
+	amf0 = append(amf0, 0x0c, 0, 0, 0x03, 0xe8)
+	amf0 = append(amf0, big...)
+	amf0 = append(amf0, hx("0000 09 0a 00000400")...)
+	for range 1024 {
+		amf0 = append(amf0, 0x07, 0x00, 0x01)
+	}
+	if _, _, err := decodeOne(amf0, Limits{MaxExpanded: 512 << 10}, false); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("AMF0 reference expansion: %v", err)
+	}
+	if _, _, err := decodeOne(amf0, Limits{}, false); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -62,11 +62,24 @@ type traits3 struct {
 	names   []string
 }
 
+// entry is one object of a reference table with its expanded size: the input bytes it
+// took plus the expanded sizes of the references inside it (0 while being decoded).
+type entry struct {
+	v any
+	w int
+}
+
 // ctx3 holds the AMF3 reference tables.
 type ctx3 struct {
 	strs   []string
-	objs   []any
+	objs   []entry
 	traits []*traits3
+}
+
+// add appends v to the object table, returning its index.
+func (c *ctx3) add(v any) int {
+	c.objs = append(c.objs, entry{v: v})
+	return len(c.objs) - 1
 }
 
 func (c *ctx3) reset() {
@@ -82,9 +95,10 @@ type Decoder struct {
 	lim    Limits
 	total  int
 	depth  int
-	refs0  []any // AMF0 reference table
-	c3     ctx3  // AMF3 tables of ReadAMF3
-	shared bool  // 0x11 switches use c3
+	extra  int     // expanded sizes of the references resolved so far
+	refs0  []entry // AMF0 reference table
+	c3     ctx3    // AMF3 tables of ReadAMF3
+	shared bool    // 0x11 switches use c3
 }
 
 // NewDecoder returns a Decoder reading b with the given limits (zero fields take
@@ -95,7 +109,7 @@ func NewDecoder(b []byte, lim Limits) *Decoder {
 
 // Reset makes d read b from the start, with empty reference tables and a fresh value count.
 func (d *Decoder) Reset(b []byte) {
-	d.b, d.off, d.total, d.depth = b, 0, 0, 0
+	d.b, d.off, d.total, d.depth, d.extra = b, 0, 0, 0, 0
 	clear(d.refs0)
 	d.refs0 = d.refs0[:0]
 	d.c3.reset()
@@ -247,6 +261,18 @@ func (d *Decoder) enter() error {
 
 func (d *Decoder) leave() { d.depth-- }
 
+// expanded is the size of everything decoded so far with references expanded.
+func (d *Decoder) expanded() int { return d.off + d.extra }
+
+// resolved accounts for a reference to a value of expanded size w.
+func (d *Decoder) resolved(w int) error {
+	if w > d.lim.MaxExpanded-d.expanded() {
+		return d.errf(ErrTooLong, "expanded size exceeds limit %d", d.lim.MaxExpanded)
+	}
+	d.extra += w
+	return nil
+}
+
 func (d *Decoder) date(ms float64) (time.Time, error) {
 	if math.IsNaN(ms) || ms > maxDateMs || ms < -maxDateMs {
 		return time.Time{}, d.errf(ErrInvalid, "date %v ms out of range", ms)
@@ -301,7 +327,8 @@ func (d *Decoder) amf0() (any, error) {
 		if int(i) >= len(d.refs0) {
 			return nil, d.errf(ErrReference, "AMF0 reference %d of %d", i, len(d.refs0))
 		}
-		return d.refs0[i], nil
+		e := d.refs0[i]
+		return e.v, d.resolved(e.w)
 	case m0Object, m0TypedObject:
 		o := &Object{}
 		if m == m0TypedObject {
@@ -313,9 +340,10 @@ func (d *Decoder) amf0() (any, error) {
 				return nil, err
 			}
 		}
-		d.refs0 = append(d.refs0, o)
+		idx, start := d.add0(o)
 		ps, err := d.amf0Props(-1)
 		o.Props = ps
+		d.refs0[idx].w = d.expanded() - start
 		return o, err
 	case m0ECMAArray:
 		n, err := d.u32()
@@ -323,9 +351,10 @@ func (d *Decoder) amf0() (any, error) {
 			return nil, err
 		}
 		a := &ECMAArray{}
-		d.refs0 = append(d.refs0, a)
+		idx, start := d.add0(a)
 		ps, err := d.amf0Props(int64(n))
 		a.Props = ps
+		d.refs0[idx].w = d.expanded() - start
 		return a, err
 	case m0StrictArray:
 		n, err := d.u32()
@@ -339,12 +368,13 @@ func (d *Decoder) amf0() (any, error) {
 			return nil, err
 		}
 		s := make([]any, n)
-		d.refs0 = append(d.refs0, s)
+		idx, start := d.add0(s)
 		for i := range s {
 			if s[i], err = d.amf0(); err != nil {
 				return nil, err
 			}
 		}
+		d.refs0[idx].w = d.expanded() - start
 		d.leave()
 		return s, nil
 	case m0Date:
@@ -365,6 +395,13 @@ func (d *Decoder) amf0() (any, error) {
 	}
 	d.off--
 	return nil, d.errf(ErrMarker, "AMF0 marker 0x%02x", m)
+}
+
+// add0 appends v to the AMF0 reference table and returns its index and the expanded size
+// before it (the marker byte was read already).
+func (d *Decoder) add0(v any) (int, int) {
+	d.refs0 = append(d.refs0, entry{v: v})
+	return len(d.refs0) - 1, d.expanded() - 1
 }
 
 // amf0Props reads object or ECMA array members until the object-end marker. For ECMA
@@ -442,7 +479,8 @@ func (d *Decoder) str3(c *ctx3) (string, error) {
 		if i >= len(c.strs) {
 			return "", d.errf(ErrReference, "AMF3 string reference %d of %d", i, len(c.strs))
 		}
-		return c.strs[i], nil
+		s := c.strs[i]
+		return s, d.resolved(len(s))
 	}
 	s, err := d.str(int(u >> 1))
 	if err != nil {
@@ -466,12 +504,14 @@ func (d *Decoder) objRef(c *ctx3) (ref any, inline uint32, isRef bool, err error
 		if i >= len(c.objs) {
 			return nil, 0, false, d.errf(ErrReference, "AMF3 object reference %d of %d", i, len(c.objs))
 		}
-		return c.objs[i], 0, true, nil
+		e := c.objs[i]
+		return e.v, 0, true, d.resolved(e.w)
 	}
 	return nil, u >> 1, false, nil
 }
 
 func (d *Decoder) amf3(c *ctx3) (any, error) {
+	start := d.expanded()
 	m, err := d.u8()
 	if err != nil {
 		return nil, err
@@ -520,7 +560,7 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 			d.off += int(n)
 			v = b
 		}
-		c.objs = append(c.objs, v)
+		c.objs = append(c.objs, entry{v, d.expanded() - start})
 		return v, nil
 	case m3Date:
 		ref, _, isRef, err := d.objRef(c)
@@ -535,14 +575,14 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.objs = append(c.objs, t)
+		c.objs = append(c.objs, entry{t, d.expanded() - start})
 		return t, nil
 	case m3Array:
-		return d.array3(c)
+		return d.array3(c, start)
 	case m3Object:
-		return d.object3(c)
+		return d.object3(c, start)
 	case m3VectorInt, m3VectorUint, m3VectorDouble, m3VectorObject:
-		return d.vector3(c, m)
+		return d.vector3(c, m, start)
 	case m3Dictionary:
 		ref, n, isRef, err := d.objRef(c)
 		if err != nil || isRef {
@@ -559,7 +599,7 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 			return nil, err
 		}
 		dict := &Dictionary{WeakKeys: weak != 0, Entries: make([]DictEntry, n)}
-		c.objs = append(c.objs, dict)
+		idx := c.add(dict)
 		for i := range dict.Entries {
 			e := &dict.Entries[i]
 			if e.Key, err = d.amf3(c); err != nil {
@@ -569,6 +609,7 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 				return nil, err
 			}
 		}
+		c.objs[idx].w = d.expanded() - start
 		d.leave()
 		return dict, nil
 	}
@@ -576,7 +617,7 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 	return nil, d.errf(ErrMarker, "AMF3 marker 0x%02x", m)
 }
 
-func (d *Decoder) array3(c *ctx3) (any, error) {
+func (d *Decoder) array3(c *ctx3, start int) (any, error) {
 	ref, n, isRef, err := d.objRef(c)
 	if err != nil || isRef {
 		return ref, err
@@ -588,8 +629,7 @@ func (d *Decoder) array3(c *ctx3) (any, error) {
 		return nil, err
 	}
 	a := &Array{}
-	idx := len(c.objs)
-	c.objs = append(c.objs, a)
+	idx := c.add(a)
 	for {
 		k, err := d.str3(c)
 		if err != nil {
@@ -613,7 +653,7 @@ func (d *Decoder) array3(c *ctx3) (any, error) {
 	dense := make([]any, n)
 	var out any = a
 	if len(a.Assoc) == 0 {
-		c.objs[idx] = dense
+		c.objs[idx].v = dense
 		out = dense
 	} else {
 		a.Dense = dense
@@ -623,11 +663,12 @@ func (d *Decoder) array3(c *ctx3) (any, error) {
 			return nil, err
 		}
 	}
+	c.objs[idx].w = d.expanded() - start
 	d.leave()
 	return out, nil
 }
 
-func (d *Decoder) object3(c *ctx3) (any, error) {
+func (d *Decoder) object3(c *ctx3, start int) (any, error) {
 	ref, u, isRef, err := d.objRef(c)
 	if err != nil || isRef {
 		return ref, err
@@ -673,10 +714,11 @@ func (d *Decoder) object3(c *ctx3) (any, error) {
 			return nil, d.errf(ErrExternalizable, "class %q", t.class)
 		}
 		e := &Externalizable{Class: t.class}
-		c.objs = append(c.objs, e)
+		idx := c.add(e)
 		if e.Value, err = d.amf3(c); err != nil {
 			return nil, err
 		}
+		c.objs[idx].w = d.expanded() - start
 		d.leave()
 		return e, nil
 	}
@@ -684,7 +726,7 @@ func (d *Decoder) object3(c *ctx3) (any, error) {
 		return nil, err
 	}
 	o := &Object{Class: t.class, Sealed: len(t.names), Static: !t.dynamic}
-	c.objs = append(c.objs, o)
+	idx := c.add(o)
 	if len(t.names) > 0 {
 		o.Props = make([]Property, len(t.names))
 		for i, name := range t.names {
@@ -713,11 +755,12 @@ func (d *Decoder) object3(c *ctx3) (any, error) {
 			o.Props = append(o.Props, Property{Key: k, Value: v})
 		}
 	}
+	c.objs[idx].w = d.expanded() - start
 	d.leave()
 	return o, nil
 }
 
-func (d *Decoder) vector3(c *ctx3, m byte) (any, error) {
+func (d *Decoder) vector3(c *ctx3, m byte, start int) (any, error) {
 	ref, n, isRef, err := d.objRef(c)
 	if err != nil || isRef {
 		return ref, err
@@ -771,15 +814,16 @@ func (d *Decoder) vector3(c *ctx3, m byte) (any, error) {
 			return nil, err
 		}
 		vo := &VectorObject{Fixed: fixed != 0, TypeName: tn, Items: make([]any, n)}
-		c.objs = append(c.objs, vo)
+		idx := c.add(vo)
 		for i := range vo.Items {
 			if vo.Items[i], err = d.amf3(c); err != nil {
 				return nil, err
 			}
 		}
+		c.objs[idx].w = d.expanded() - start
 		d.leave()
 		return vo, nil
 	}
-	c.objs = append(c.objs, v)
+	c.objs = append(c.objs, entry{v, d.expanded() - start})
 	return v, nil
 }

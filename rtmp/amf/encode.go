@@ -17,6 +17,12 @@ type sliceID struct {
 	n int
 }
 
+// bytesID identifies a non-empty []byte (AMF3 ByteArrays are in the object table).
+type bytesID struct {
+	p *byte
+	n int
+}
+
 func identity(v any) (any, bool) {
 	switch x := v.(type) {
 	case []any:
@@ -24,6 +30,11 @@ func identity(v any) (any, bool) {
 			return nil, false
 		}
 		return sliceID{&x[0], len(x)}, true
+	case []byte:
+		if len(x) == 0 {
+			return nil, false
+		}
+		return bytesID{&x[0], len(x)}, true
 	case *Object, *ECMAArray, *Array, *VectorInt, *VectorUint, *VectorDouble, *VectorObject,
 		*Dictionary, *Externalizable:
 		return x, true
@@ -468,7 +479,9 @@ func (e *encoder) amf3(c *enc3, v any) error {
 		if err := checkLen3(len(x)); err != nil {
 			return err
 		}
-		c.nobj++
+		if e.ref3(c, x) {
+			return nil
+		}
 		e.u29(uint32(len(x))<<1 | 1)
 		e.rawB(x)
 	case time.Time:
