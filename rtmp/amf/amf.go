@@ -33,8 +33,8 @@
 // anonymous object with sorted keys), []string and []float64 (strict array in AMF0, dense
 // array in AMF3 — never a vector; use the vector types for vectors), and Object, ECMAArray
 // and Array by value. AMF0 has no encoding for []byte, XML, vectors, dictionaries,
-// externalizables and *Array; those are written as an AMF3 value behind the AMF0 0x11
-// switch marker. A nil slice or map encodes as an empty array or object; a nil pointer of
+// externalizables, *Array and objects with AMF3 traits (Sealed > 0 or Static); those are
+// written as an AMF3 value behind the AMF0 0x11 switch marker. A nil slice or map encodes as an empty array or object; a nil pointer of
 // one of the package's types encodes as null.
 //
 // # References
@@ -55,8 +55,10 @@
 // The encoders write references for values they meet again by identity (*Object,
 // *ECMAArray, *Array, non-empty []any, vectors, dictionaries, externalizables) and, in
 // AMF3, for repeated strings and traits. So values with cycles encode (as references) and
-// values with shared parts encode in linear time. Nesting deeper than [MaxEncodeDepth]
-// is an error.
+// values with shared parts encode in linear time (AMF3 byte arrays too; AMF0 writes
+// strings, and AMF3 values behind a switch, in full each time — which is why decoding
+// bounds the expanded size with Limits.MaxExpanded). Nesting deeper than
+// [MaxEncodeDepth] is an error.
 package amf
 
 import (
