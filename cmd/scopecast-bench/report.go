@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is the result of a run. Durations are in milliseconds, rates in
+// Mbit/s (10^6 bits), sizes in bytes unless the name says otherwise.
+type Report struct {
+	URL         string  `json:"url"`
+	Players     int     `json:"players"`
+	DurationS   float64 `json:"duration_s"`
+	Ramp        float64 `json:"ramp_per_s"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+	FFmpeg      string  `json:"ffmpeg_command,omitempty"`
+
+	Publisher *PublisherReport `json:"publisher,omitempty"`
+	Reference *PublisherReport `json:"reference_player,omitempty"`
+
+	Started      int `json:"started"`
+	Connected    int `json:"connected"`
+	Failed       int `json:"failed"`
+	Disconnected int `json:"disconnected"`
+
+	MediaBytes    uint64  `json:"media_bytes"`
+	DeliveredMbps float64 `json:"delivered_mbps"`
+	PerPlayerMbps float64 `json:"per_player_mbps"`
+
+	Behind           int    `json:"behind"`
+	Judged           int    `json:"judged"`
+	BehindDefinition string `json:"behind_definition"`
+
+	FirstFrame FirstFrameReport `json:"first_frame"`
+	Gap        GapReport        `json:"frame_gap"`
+
+	Server *ServerReport `json:"server,omitempty"`
+	Errors []ErrorCount  `json:"errors"`
+}
+
+// PublisherReport describes the reference timeline: what the publisher sent.
+type PublisherReport struct {
+	Messages int     `json:"media_messages"`
+	Bytes    uint64  `json:"media_bytes"`
+	Mbps     float64 `json:"mbps"`
+	Loops    int     `json:"loops,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// FirstFrameReport is the time from sending play to the first video frame.
+type FirstFrameReport struct {
+	Players   int     `json:"players"`
+	Keyframes int     `json:"keyframes"`
+	MedianMS  float64 `json:"median_ms"`
+	P99MS     float64 `json:"p99_ms"`
+	MaxMS     float64 `json:"max_ms"`
+}
+
+// GapReport is the arrival gap between consecutive video frames.
+type GapReport struct {
+	MedianOfMediansMS float64 `json:"median_of_player_medians_ms"`
+	P99OfMaxMS        float64 `json:"p99_of_player_max_ms"`
+	MaxMS             float64 `json:"max_ms"`
+}
+
+// ServerReport is the server process's cost, from /proc.
+type ServerReport struct {
+	PID            int     `json:"pid"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUCores       float64 `json:"cpu_cores"`
+	CPUSecondsPerG float64 `json:"cpu_seconds_per_gb"`
+	RSSBeforeKB    uint64  `json:"rss_before_kb"`
+	RSSAfterKB     uint64  `json:"rss_after_kb"`
+	RSSPerPlayerKB float64 `json:"rss_per_player_kb"`
+}
+
+// ErrorCount is one kind of error and how many players had it.
+type ErrorCount struct {
+	Error string `json:"error"`
+	Count int    `json:"count"`
+}
+
+func (r *bench) report(start, end time.Time) *Report {
+	secs := end.Sub(start).Seconds()
+	rep := &Report{
+		URL: r.cfg.URL, Players: r.cfg.Players, DurationS: round(secs, 3), Ramp: r.cfg.Ramp,
+		FFmpeg: r.cfg.FFmpegLine, BehindDefinition: behindDefinition, Errors: []ErrorCount{},
+	}
+	tl := &PublisherReport{Messages: r.refMsgs, Bytes: r.refBytes, Mbps: round(mbps(r.refBytes, secs), 3)}
+	if r.cfg.NoPublish {
+		rep.Reference = tl
+		rep.BehindDefinition = behindDefinitionRef
+		if r.refPlayer.err != nil {
+			tl.Error = r.refPlayer.err.Error()
+		}
+	} else {
+		tl.Loops = r.refLoops + 1
+		if r.pubErr != nil {
+			tl.Error = r.pubErr.Error()
+		}
+		rep.Publisher = tl
+	}
+
+	// The judged timestamp range ends 1 s before the last reference timestamp.
+	var lastTS uint32
+	for _, e := range r.ref {
+		lastTS = max(lastTS, e.ts)
+	}
+	cut := int64(lastTS) - tailSlackMS
+
+	errs := map[string]int{}
+	var ttff, medians, maxGaps []float64
+	var perPlayer float64
+	for i := range r.players {
+		p := &r.players[i]
+		if !p.started {
+			continue
+		}
+		rep.Started++
+		if p.err != nil {
+			errs[p.err.Error()]++
+		}
+		if !p.connected {
+			rep.Failed++
+			continue
+		}
+		rep.Connected++
+		if p.dropped {
+			rep.Disconnected++
+		}
+		rep.MediaBytes += p.bytes
+		if d := end.Sub(p.joinedAt).Seconds(); d > 0 {
+			perPlayer += mbps(p.bytes, d)
+		}
+		if !p.haveFirst {
+			continue
+		}
+		rep.FirstFrame.Players++
+		if p.firstKey {
+			rep.FirstFrame.Keyframes++
+		}
+		ttff = append(ttff, ms(p.firstAt.Sub(p.playSent)))
+		if len(p.gaps) > 0 {
+			slices.Sort(p.gaps)
+			medians = append(medians, float64(p.gaps[len(p.gaps)/2])/1000)
+			maxGaps = append(maxGaps, ms(p.maxGap))
+		}
+		// Behind: bytes received vs bytes of the reference in the same range.
+		span := cut - int64(p.firstTS)
+		if span < minJudgedMS {
+			continue
+		}
+		k := min(int(span/bucketMS), len(p.buckets))
+		var got uint64
+		for _, b := range p.buckets[:k] {
+			got += uint64(b)
+		}
+		lo, hi := p.firstTS, p.firstTS+uint32(k*bucketMS)
+		var want uint64
+		for _, e := range r.ref {
+			if e.ts >= lo && e.ts < hi {
+				want += uint64(e.size)
+			}
+		}
+		rep.Judged++
+		if float64(got) < behindRatio*float64(want) {
+			rep.Behind++
+		}
+	}
+	rep.DeliveredMbps = round(mbps(rep.MediaBytes, secs), 3)
+	if rep.Connected > 0 {
+		rep.PerPlayerMbps = round(perPlayer/float64(rep.Connected), 3)
+	}
+	rep.FirstFrame.MedianMS, rep.FirstFrame.P99MS, rep.FirstFrame.MaxMS = quantiles(ttff)
+	rep.Gap.MedianOfMediansMS, _, _ = quantiles(medians)
+	_, rep.Gap.P99OfMaxMS, rep.Gap.MaxMS = quantiles(maxGaps)
+	for e, n := range errs {
+		rep.Errors = append(rep.Errors, ErrorCount{e, n})
+	}
+	sort.Slice(rep.Errors, func(i, j int) bool {
+		a, b := rep.Errors[i], rep.Errors[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
+	})
+	return rep
+}
+
+// quantiles returns the median, 99th percentile (nearest rank) and maximum.
+func quantiles(v []float64) (med, p99, mx float64) {
+	if len(v) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(v)
+	rank := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(v)))) - 1
+		return v[min(max(i, 0), len(v)-1)]
+	}
+	return round(rank(0.5), 2), round(rank(0.99), 2), round(v[len(v)-1], 2)
+}
+
+func mbps(bytes uint64, secs float64) float64 {
+	if secs <= 0 {
+		return 0
+	}
+	return float64(bytes) * 8 / secs / 1e6
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// procSample is a reading of /proc/PID.
+type procSample struct {
+	cpu   float64 // utime + stime, seconds
+	rssKB uint64
+	at    time.Time
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
+const clockTicks = 100
+
+func sampleProc(pid int) (procSample, error) {
+	s := procSample{at: time.Now()}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	cpu, err := parseStat(stat)
+	if err != nil {
+		return s, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	s.cpu = cpu
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	s.rssKB, err = parseRSS(f)
+	if err != nil {
+		return s, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	return s, nil
+}
+
+// parseStat returns utime+stime in seconds from a /proc/PID/stat line. The
+// command name in parentheses may hold spaces, so fields count from the last ')'.
+func parseStat(b []byte) (float64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no ')' in stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // f[0] is field 3 (state); utime is field 14, stime 15
+		return 0, fmt.Errorf("short stat line")
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad utime/stime %q %q", f[11], f[12])
+	}
+	return float64(u+st) / clockTicks, nil
+}
+
+func parseRSS(r io.Reader) (uint64, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			return strconv.ParseUint(v, 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no VmRSS line")
+}
+
+func (rep *Report) addServer(pid int, before, after procSample) {
+	s := &ServerReport{PID: pid, RSSBeforeKB: before.rssKB, RSSAfterKB: after.rssKB}
+	cpu := after.cpu - before.cpu
+	s.CPUSeconds = round(cpu, 2)
+	if d := after.at.Sub(before.at).Seconds(); d > 0 {
+		s.CPUCores = round(cpu/d, 3)
+	}
+	if rep.MediaBytes > 0 {
+		s.CPUSecondsPerG = round(cpu/(float64(rep.MediaBytes)/1e9), 2)
+	}
+	if rep.Connected > 0 {
+		s.RSSPerPlayerKB = round((float64(after.rssKB)-float64(before.rssKB))/float64(rep.Connected), 1)
+	}
+	rep.Server = s
+}
+
+// WriteText prints the report for people.
+func (rep *Report) WriteText(w io.Writer) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
+	ramp := "all at once"
+	if rep.Ramp > 0 {
+		ramp = fmt.Sprintf("ramp %g/s", rep.Ramp)
+	}
+	p("scopecast-bench %s: %d players, %.1f s, %s", rep.URL, rep.Players, rep.DurationS, ramp)
+	if rep.Interrupted {
+		p("INTERRUPTED before the end of the run")
+	}
+	if rep.FFmpeg != "" {
+		p("source generated with: %s", rep.FFmpeg)
+	}
+	if t := rep.Publisher; t != nil {
+		p("publisher:     %d media messages, %.2f MB, %.3f Mbit/s, %d loop(s) of the file", t.Messages, float64(t.Bytes)/1e6, t.Mbps, t.Loops)
+		if t.Error != "" {
+			p("publisher error: %s", t.Error)
+		}
+	}
+	if t := rep.Reference; t != nil {
+		p("reference:     %d media messages, %.2f MB, %.3f Mbit/s (extra player; -no-publish)", t.Messages, float64(t.Bytes)/1e6, t.Mbps)
+	}
+	p("players:       %d started, %d connected, %d failed, %d disconnected early", rep.Started, rep.Connected, rep.Failed, rep.Disconnected)
+	p("delivered:     %.3f Mbit/s total, %.3f Mbit/s per player (audio+video payload)", rep.DeliveredMbps, rep.PerPlayerMbps)
+	p("behind:        %d of %d judged players", rep.Behind, rep.Judged)
+	p("               (%s)", rep.BehindDefinition)
+	ff := rep.FirstFrame
+	p("first frame:   %d of %d players got video, %d of them a keyframe first", ff.Players, rep.Connected, ff.Keyframes)
+	p("               play → first video frame: median %.1f ms, p99 %.1f ms, max %.1f ms", ff.MedianMS, ff.P99MS, ff.MaxMS)
+	p("frame gaps:    median of per-player medians %.1f ms; per-player max: p99 %.1f ms, max %.1f ms",
+		rep.Gap.MedianOfMediansMS, rep.Gap.P99OfMaxMS, rep.Gap.MaxMS)
+	if s := rep.Server; s != nil {
+		p("server pid %d: %.2f CPU s (%.2f cores), %.2f CPU s per GB delivered", s.PID, s.CPUSeconds, s.CPUCores, s.CPUSecondsPerG)
+		p("               RSS %.1f MB before, %.1f MB after, %.1f KB per connected player",
+			float64(s.RSSBeforeKB)/1024, float64(s.RSSAfterKB)/1024, s.RSSPerPlayerKB)
+	}
+	if len(rep.Errors) == 0 {
+		p("errors:        none")
+		return
+	}
+	p("errors:")
+	for i, e := range rep.Errors {
+		if i == 10 {
+			p("  … %d more kinds", len(rep.Errors)-10)
+			break
+		}
+		p("  %5d × %s", e.Count, e.Error)
+	}
+}
