@@ -37,7 +37,11 @@ var (
 	ErrQueueFull    = errors.New("rtmp: output queue full (client not reading)")
 	ErrNotConnected = errors.New("rtmp: command before connect")
 	errRejected     = errors.New("rtmp: connect rejected")
+	errTooManyCalls = errors.New("too many calls in flight on this connection")
 )
+
+// maxCallsInFlight bounds the application methods one connection runs at once.
+const maxCallsInFlight = 16
 
 // AMF limits before and after a successful connect.
 var (
@@ -78,6 +82,10 @@ type Conn struct {
 	graceful       bool // flush queued output before closing
 	lastDeadline   time.Time
 
+	// Client → server calls in flight.
+	calls   sync.WaitGroup
+	callSem chan struct{}
+
 	// Server → client calls.
 	callMu  sync.Mutex
 	nextTx  float64
@@ -114,6 +122,7 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		streams:    make(map[uint32]*netStream),
 		nextTx:     1,
 		pending:    make(map[float64]chan callResult),
+		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
 	c.log = s.logger().With("conn", id, "proto", protocol, "remote", nc.RemoteAddr().String())
 	c.br = bufio.NewReaderSize(nc, 16<<10)
@@ -246,6 +255,7 @@ func (c *Conn) teardown(err error) {
 		t.Stop()
 	}
 	c.stop()
+	c.calls.Wait() // methods see their context cancelled
 	<-c.writerDone
 	if c.graceful {
 		c.lingeringClose()
@@ -700,23 +710,42 @@ func (c *Conn) closeNetStream(ns *netStream, notify bool) {
 
 // onCall serves a client's nc.call: an application method on the scope's
 // handler. The reply is _result(tx, null, value) or _error with Call.Failed.
+// Methods run in their own goroutine, so that one may call the client back
+// (whose _result the read loop must keep reading) and a slow one does not
+// stall the connection; at most maxCallsInFlight run at once.
 func (c *Conn) onCall(cmd *message.Command) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stopCancel := context.AfterFunc(ctxDone(c.done), cancel)
-	res, err := c.scope.Call(ctx, c, cmd.Name, cmd.Args)
-	stopCancel()
-	cancel()
-	if cmd.TxID == 0 {
-		if err != nil {
-			c.log.Debug("call without reply failed", "method", cmd.Name, "err", err)
+	select {
+	case c.callSem <- struct{}{}:
+	default:
+		if cmd.TxID != 0 {
+			c.sendCommand(0, "_error", cmd.TxID, nil, callFailure(cmd.Name, errTooManyCalls))
 		}
 		return
 	}
-	if err != nil {
-		c.sendCommand(0, "_error", cmd.TxID, nil, callFailure(cmd.Name, err))
-		return
-	}
-	c.sendCommand(0, "_result", cmd.TxID, nil, res)
+	sc := c.scope
+	c.calls.Add(1)
+	go func() {
+		defer func() {
+			<-c.callSem
+			c.calls.Done()
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := context.AfterFunc(ctxDone(c.done), cancel)
+		res, err := sc.Call(ctx, c, cmd.Name, cmd.Args)
+		stop()
+		cancel()
+		if cmd.TxID == 0 {
+			if err != nil {
+				c.log.Debug("call without reply failed", "method", cmd.Name, "err", err)
+			}
+			return
+		}
+		if err != nil {
+			c.sendCommand(0, "_error", cmd.TxID, nil, callFailure(cmd.Name, err))
+			return
+		}
+		c.sendCommand(0, "_result", cmd.TxID, nil, res)
+	}()
 }
 
 // ctxDone adapts a done channel to a context for context.AfterFunc.

@@ -23,7 +23,9 @@ import (
 
 	"github.com/scopecast/scopecast/apps/live"
 	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/rtmp/message"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
 )
@@ -229,6 +231,7 @@ type media struct {
 type player struct {
 	mu       sync.Mutex
 	got      []media
+	codes    []string // onStatus codes after Play.Start
 	playSent time.Time
 	err      error
 	done     chan struct{}
@@ -262,10 +265,19 @@ func play(t testing.TB, ts *testServer, app, name string) *player {
 				p.mu.Unlock()
 				return
 			}
-			if m.TypeID == 8 || m.TypeID == 9 {
+			switch m.TypeID {
+			case 8, 9:
 				p.mu.Lock()
 				p.got = append(p.got, media{Kind: stream.Kind(m.TypeID), TS: m.Timestamp, Payload: m.Payload, At: time.Now()})
 				p.mu.Unlock()
+			case 20:
+				if cmd, err := message.DecodeCommand(m.Payload, false, amf.Limits{}); err == nil && cmd.Name == "onStatus" {
+					if info, ok := cmd.Arg(0).(*amf.Object); ok && info.GetString("code") != "NetStream.Play.Reset" {
+						p.mu.Lock()
+						p.codes = append(p.codes, info.GetString("code"))
+						p.mu.Unlock()
+					}
+				}
 			}
 		}
 	}()
@@ -281,6 +293,13 @@ func (p *player) Media() []media {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]media(nil), p.got...)
+}
+
+// Codes returns the onStatus codes received after Play.Start.
+func (p *player) Codes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.codes...)
 }
 
 // Video returns the video messages that arrived so far.
@@ -318,8 +337,12 @@ func goRTMPConnect(t testing.TB, addr, app string, h gortmp.Handler) (*gortmp.Cl
 
 // goPublisher publishes synthetic frames with go-rtmp.
 type goPublisher struct {
+	cc *gortmp.ClientConn
 	st *gortmp.Stream
 }
+
+// close ends the publisher's connection.
+func (p *goPublisher) close() { p.cc.Close() }
 
 func goRTMPPublish(t testing.TB, addr, app, name string) *goPublisher {
 	t.Helper()
@@ -334,7 +357,7 @@ func goRTMPPublish(t testing.TB, addr, app, name string) *goPublisher {
 	if err := st.Publish(&gomsg.NetStreamPublish{PublishingName: name, PublishingType: "live"}); err != nil {
 		t.Fatalf("go-rtmp publish: %v", err)
 	}
-	return &goPublisher{st: st}
+	return &goPublisher{cc: cc, st: st}
 }
 
 func (p *goPublisher) Video(ts uint32, payload []byte) error {

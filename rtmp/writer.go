@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -98,6 +99,9 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		if err := c.flush(); err != nil {
+			if isTimeout(err) { // the player cannot take what it is sent
+				err = fmt.Errorf("%w: a write took longer than %v", stream.ErrSlowConsumer, c.w.timeout)
+			}
 			c.Close(err)
 			return
 		}

@@ -85,7 +85,7 @@ type collector struct {
 	scopes *scope.Global
 
 	conns, accepted, bytesIn, bytesOut, rejected, protocol, slow, panics, mediaDropped *prometheus.Desc
-	scopesN, streamsN, playersN                                                         *prometheus.Desc
+	scopesN, streamsN, playersN                                                        *prometheus.Desc
 }
 
 func newCollector(srv *rtmp.Server, scopes *scope.Global) *collector {
@@ -114,7 +114,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeBy
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.srv.Stats()
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	ct := func(d *prometheus.Desc, v uint64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v)) }
+	ct := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
 	g(c.conns, float64(st.Active.Load()))
 	ct(c.accepted, st.Accepted.Load())
 	ct(c.bytesIn, st.BytesIn.Load())
