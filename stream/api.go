@@ -90,11 +90,11 @@ var (
 
 // Config tunes a Stream. Zero fields take the defaults in DefaultConfig.
 type Config struct {
-	QueueLen      int           // per-subscriber queue capacity in packets (default 512)
+	QueueLen      int           // per-subscriber queue capacity in packets (default 1024: a 4 s GOP at 60 fps with audio fits ¾ of it)
 	GOPMaxPackets int           // GOP cache bound in packets (default 1024; over it the cache is dropped until the next keyframe)
 	GOPMaxBytes   int           // GOP cache bound in payload bytes (default 16 MiB)
 	MaxLag        time.Duration // a subscriber that stays behind longer than this is disconnected at its next overflow (default 10s; negative: never)
 }
 
 // DefaultConfig holds the defaults for zero Config fields.
-var DefaultConfig = Config{QueueLen: 512, GOPMaxPackets: 1024, GOPMaxBytes: 16 << 20, MaxLag: 10 * time.Second}
+var DefaultConfig = Config{QueueLen: 1024, GOPMaxPackets: 1024, GOPMaxBytes: 16 << 20, MaxLag: 10 * time.Second}

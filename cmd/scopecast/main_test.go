@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/scopecast/scopecast/rtmp/client"
+)
+
+// The command starts with defaults only (ports overridden to loopback port 0),
+// serves RTMP, the public page, metrics and the scope API, and stops cleanly
+// when its context ends.
+func TestRunServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readyc := make(chan listeners, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-rtmp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
+			"-data", t.TempDir(), "-log-level", "warn"}, io.Discard, func(l listeners) { readyc <- l })
+	}()
+	var ls listeners
+	select {
+	case ls = <-readyc:
+	case err := <-errc:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+
+	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer dcancel()
+	c, err := client.Dial(dctx, "rtmp://"+ls.RTMP.String()+"/live/room9", client.Options{})
+	if err != nil {
+		t.Fatalf("rtmp connect: %v", err)
+	}
+	defer c.Close()
+
+	get := func(base, path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(body)
+	}
+	if page := get(ls.HTTP.String(), "/"); !strings.Contains(page, "scopecast") {
+		t.Errorf("public page: %q", page)
+	}
+	var tree []struct {
+		Path        string
+		Connections int
+	}
+	if err := json.Unmarshal([]byte(get(ls.Admin.String(), "/api/scopes")), &tree); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range tree {
+		found = found || s.Path == "/live/room9" && s.Connections == 1
+	}
+	if !found {
+		t.Errorf("/api/scopes lacks /live/room9 with one connection: %+v", tree)
+	}
+
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(get(ls.Admin.String(), "/metrics")))
+	if err != nil {
+		t.Fatalf("metrics do not parse: %v", err)
+	}
+	for name, want := range map[string]float64{
+		"scopecast_rtmp_connections":                1,
+		"scopecast_rtmp_connections_accepted_total": 1,
+		"scopecast_scopes":                          2, // /live and /live/room9
+	} {
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 {
+			t.Errorf("metric %s missing", name)
+			continue
+		}
+		m := f.Metric[0]
+		v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		if v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{{"-log-format", "xml"}, {"-log-level", "loud"}, {"extra"}, {"-rtmp", "256.0.0.1:1"}} {
+		err := run(context.Background(), append(args, "-http", "", "-admin", ""), io.Discard, nil)
+		if err == nil {
+			t.Errorf("run %v: no error", args)
+		}
+	}
+}
