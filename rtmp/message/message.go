@@ -67,8 +67,11 @@ func UserControl(event uint16, args ...uint32) []byte {
 	return b
 }
 
-// ParseUserControl reads a user control payload. Missing arguments read as 0
-// only where the event has none; a short payload is an error.
+// ParseUserControl reads a user control payload: the event type, its first
+// argument and, when present, a second one. A payload too short for the
+// event's arguments is an error (ErrShort), with one lenient exception:
+// Stream Begin without its stream id is accepted and reads as stream 0. Set
+// Buffer Length needs both arguments; bytes beyond the arguments are ignored.
 func ParseUserControl(p []byte) (event uint16, arg1, arg2 uint32, err error) {
 	if len(p) < 2 {
 		return 0, 0, 0, fmt.Errorf("%w: user control of %d bytes", ErrShort, len(p))
@@ -83,6 +86,8 @@ func ParseUserControl(p []byte) (event uint16, arg1, arg2 uint32, err error) {
 	}
 	if len(p) >= 4 {
 		arg2 = binary.BigEndian.Uint32(p)
+	} else if event == EventSetBufferLength {
+		return event, 0, 0, fmt.Errorf("%w: set buffer length without a length", ErrShort)
 	}
 	return event, arg1, arg2, nil
 }
