@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -238,10 +239,40 @@ func (d *Decoder) str(n int) (string, error) {
 	if err := d.checkLen(uint64(n)); err != nil {
 		return "", err
 	}
-	s := string(d.b[d.off : d.off+n])
+	b := d.b[d.off : d.off+n]
 	d.off += n
-	return s, nil
+	if n <= maxInterned {
+		if s, ok := interned[string(b)]; ok { // no allocation for the lookup
+			return s, nil
+		}
+	}
+	return string(b), nil
 }
+
+// Frequent RTMP command names, property names and status codes are returned from this
+// table instead of being allocated again for every message.
+const maxInterned = 40
+
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range strings.Fields(`connect _result _error onStatus onBWDone close call
+		createStream deleteStream closeStream releaseStream FCPublish FCUnpublish onFCPublish
+		onFCUnpublish publish play play2 pause seek receiveAudio receiveVideo getStreamLength
+		live record append
+		app flashVer swfUrl tcUrl fpad capabilities audioCodecs videoCodecs videoFunction pageUrl
+		objectEncoding type nonprivate fourCcList capsEx fmsVer mode
+		level code description details clientid status error warning application
+		NetConnection.Connect.Success NetConnection.Connect.Rejected NetConnection.Connect.Closed
+		NetStream.Publish.Start NetStream.Play.Start NetStream.Play.Reset NetStream.Play.Stop
+		NetStream.Unpublish.Success
+		@setDataFrame onMetaData onCuePoint |RtmpSampleAccess
+		duration width height videodatarate framerate videocodecid audiodatarate
+		audiosamplerate audiosamplesize stereo audiocodecid encoder filesize
+		hasAudio hasVideo hasMetadata canSeekToEnd creationdate`) {
+		m[s] = s
+	}
+	return m
+}()
 
 func (d *Decoder) count() error {
 	d.total++

@@ -42,10 +42,51 @@ func identity(v any) (any, bool) {
 	return nil, false
 }
 
+// idTable maps value identities to reference indexes; the first few live in an array so
+// that encoding small values does not allocate a map.
+type idTable struct {
+	small [8]idEntry
+	n     int
+	m     map[any]int
+}
+
+type idEntry struct {
+	id any
+	i  int
+}
+
+func (t *idTable) get(id any) (int, bool) {
+	if t.m != nil {
+		i, ok := t.m[id]
+		return i, ok
+	}
+	for _, e := range t.small[:t.n] {
+		if e.id == id {
+			return e.i, true
+		}
+	}
+	return 0, false
+}
+
+func (t *idTable) put(id any, i int) {
+	if t.m == nil && t.n < len(t.small) {
+		t.small[t.n] = idEntry{id, i}
+		t.n++
+		return
+	}
+	if t.m == nil {
+		t.m = make(map[any]int, 2*len(t.small))
+		for _, e := range t.small {
+			t.m[e.id] = e.i
+		}
+	}
+	t.m[id] = i
+}
+
 // enc3 holds the AMF3 reference tables of an encoder.
 type enc3 struct {
 	strs   map[string]int
-	objs   map[any]int
+	objs   idTable
 	nobj   int
 	traits map[string]int
 	ntr    int
@@ -54,8 +95,8 @@ type enc3 struct {
 type encoder struct {
 	b     []byte
 	depth int
-	refs0 map[any]int // AMF0 reference table by identity
-	n0    int         // AMF0 reference table size
+	refs0 idTable // AMF0 reference table by identity
+	n0    int     // AMF0 reference table size
 }
 
 // AppendAMF0 appends the AMF0 encoding of v to dst. On error it returns dst unchanged.
@@ -193,16 +234,13 @@ func sortedProps(m map[string]any) []Property {
 // reference table (every complex value takes an index, identifiable or not).
 func (e *encoder) ref0(v any) bool {
 	if id, ok := identity(v); ok {
-		if i, seen := e.refs0[id]; seen {
+		if i, seen := e.refs0.get(id); seen {
 			e.u8(m0Reference)
 			e.u16(uint16(i))
 			return true
 		}
 		if e.n0 <= math.MaxUint16 {
-			if e.refs0 == nil {
-				e.refs0 = make(map[any]int)
-			}
-			e.refs0[id] = e.n0
+			e.refs0.put(id, e.n0)
 		}
 	}
 	e.n0++
@@ -415,15 +453,12 @@ func (e *encoder) str3(c *enc3, s string) error {
 // object table index for v.
 func (e *encoder) ref3(c *enc3, v any) bool {
 	if id, ok := identity(v); ok {
-		if i, seen := c.objs[id]; seen {
+		if i, seen := c.objs.get(id); seen {
 			e.u29(uint32(i) << 1)
 			return true
 		}
 		if c.nobj <= maxLen3 {
-			if c.objs == nil {
-				c.objs = make(map[any]int)
-			}
-			c.objs[id] = c.nobj
+			c.objs.put(id, c.nobj)
 		}
 	}
 	c.nobj++
