@@ -38,6 +38,7 @@ var (
 	ErrNotConnected = errors.New("rtmp: command before connect")
 	errRejected     = errors.New("rtmp: connect rejected")
 	errTooManyCalls = errors.New("too many calls in flight on this connection")
+	errPanic        = errors.New("rtmp: internal error (panic recovered)")
 )
 
 // maxCallsInFlight bounds the application methods one connection runs at once.
@@ -80,6 +81,7 @@ type Conn struct {
 	lastAck        uint64
 	lastIn         uint64
 	graceful       bool // flush queued output before closing
+	writerStarted  bool
 	lastDeadline   time.Time
 
 	// Client → server calls in flight.
@@ -125,7 +127,7 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
 	c.log = s.logger().With("conn", id, "proto", protocol, "remote", nc.RemoteAddr().String())
-	c.br = bufio.NewReaderSize(nc, 16<<10)
+	c.br = bufio.NewReaderSize(nc, 4<<10) // larger reads bypass it
 	c.rd = chunk.NewReader(c.br, chunk.Limits{MaxMessageSize: PreConnectMaxMessageSize})
 	return c
 }
@@ -163,12 +165,18 @@ func (c *Conn) reason() error {
 }
 
 // serve runs the connection: handshake, writer goroutine, read loop, teardown.
+// A panic is recovered: it closes this connection only.
 func (c *Conn) serve() {
 	srv := c.srv
 	defer func() {
 		if r := recover(); r != nil {
-			srv.stats.Panics.Add(1)
-			c.log.Error("panic serving connection", "panic", r, "stack", string(debug.Stack()))
+			c.recovered("reader", r)
+			if c.writerStarted {
+				func() {
+					defer func() { recover() }()
+					c.teardown(errPanic)
+				}()
+			}
 			c.stop()
 			c.nc.Close()
 		}
@@ -182,10 +190,17 @@ func (c *Conn) serve() {
 	}
 	c.nc.SetDeadline(time.Time{})
 	c.w.init(c)
+	c.writerStarted = true
 	go c.writeLoop()
 
 	err := c.readLoop()
 	c.teardown(err)
+}
+
+// recovered logs and counts a recovered panic.
+func (c *Conn) recovered(where string, r any) {
+	c.srv.stats.Panics.Add(1)
+	c.log.Error("panic serving connection", "goroutine", where, "panic", r, "stack", string(debug.Stack()))
 }
 
 func (c *Conn) readLoop() error {

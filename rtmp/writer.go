@@ -70,6 +70,12 @@ func (w *writerState) init(c *Conn) {
 // writes them with one vectored write under a deadline.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
+	defer func() {
+		if r := recover(); r != nil {
+			c.recovered("writer", r)
+			c.Close(errPanic)
+		}
+	}()
 	ping := time.NewTicker(orDur(c.srv.PingInterval, DefaultPingInterval))
 	defer ping.Stop()
 	for {

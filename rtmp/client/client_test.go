@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -20,6 +22,14 @@ import (
 
 // startServer runs a real scopecast RTMP server with the live app on a
 // loopback port and returns its base URL.
+// quiet discards the server's logs (set SCOPECAST_TEST_LOG=1 to see them).
+var quiet = func() *slog.Logger {
+	if os.Getenv("SCOPECAST_TEST_LOG") == "1" {
+		return slog.Default()
+	}
+	return slog.New(slog.DiscardHandler)
+}()
+
 func startServer(t *testing.T) string {
 	t.Helper()
 	url, _ := startServerSrv(t)
@@ -28,11 +38,11 @@ func startServer(t *testing.T) string {
 
 func startServerSrv(t *testing.T) (string, *rtmp.Server) {
 	t.Helper()
-	scopes := scope.New(scope.Options{KeepDelay: -1})
+	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: quiet})
 	if err := scopes.Register(live.Name, live.New()); err != nil {
 		t.Fatal(err)
 	}
-	srv := &rtmp.Server{Scopes: scopes}
+	srv := &rtmp.Server{Scopes: scopes, Logger: quiet}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
