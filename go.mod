@@ -18,6 +18,7 @@ require (
 	github.com/sirupsen/logrus v1.7.0 // indirect
 	github.com/yutopp/go-amf0 v0.1.1 // indirect
 	github.com/yutopp/go-rtmp v0.0.7 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
