@@ -524,7 +524,7 @@ func (d *Decoder) str3(c *ctx3) (string, error) {
 }
 
 // objRef reads a U29 with a reference flag: it returns the referenced object, or the
-// inline value (u >> 1) with ok false.
+// inline value (u >> 1) with isRef false.
 func (d *Decoder) objRef(c *ctx3) (ref any, inline uint32, isRef bool, err error) {
 	u, err := d.u29()
 	if err != nil {
