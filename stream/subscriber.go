@@ -223,6 +223,9 @@ func (sub *Subscriber) Skipping() bool {
 // been disconnected for falling behind, and ErrClosed once the stream was
 // closed or the subscriber unsubscribed.
 func (sub *Subscriber) Err() error {
+	if !sub.gone.Load() { // the common case, on every writer round: no lock
+		return nil
+	}
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	return sub.err
