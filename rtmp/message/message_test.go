@@ -137,24 +137,6 @@ func TestDecodeCommand(t *testing.T) {
 	}
 }
 
-// TestDecodeCommandAMF3Object decodes a type-17 connect whose command object
-// is an AMF3 object behind the switch marker, as Flex clients send it.
-func TestDecodeCommandAMF3Object(t *testing.T) {
-	obj := amf.Obj("app", "live", "objectEncoding", 3.0)
-	v3, err := amf.AppendAMF3([]byte{0x11}, obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := cat([]byte{0x00}, a0str("connect"), a0num(1), v3)
-	c, err := DecodeCommand(in, true, amf.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Name != "connect" || c.TxID != 1 || !amf.Equal(c.Object, obj) {
-		t.Errorf("got %#v", c)
-	}
-}
-
 func TestCommandArgs(t *testing.T) {
 	c := Command{Name: "play", Args: []any{"stream", -2000.0, int32(7), true, nil, amf.Obj("a", 1.0)}}
 	if s, ok := c.StringArg(0); !ok || s != "stream" {
