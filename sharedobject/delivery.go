@@ -1,0 +1,162 @@
+package sharedobject
+
+import "sync"
+
+// Origin identifies who caused an event: a connection (its scope.Conn ID), a WebSocket
+// client, or the server ("").
+type Origin string
+
+// OriginEvent is an event with the origin that caused it.
+type OriginEvent struct {
+	Event
+	Origin Origin
+}
+
+// Subscriber is a client receiving a shared object's events (an RTMP connection, a
+// WebSocket client).
+type Subscriber interface {
+	// ID identifies the subscriber; it equals the Origin of the events it causes and
+	// must not be empty.
+	ID() string
+	// AMF3 reports whether it wants type 16 messages (objectEncoding 3).
+	AMF3() bool
+	// Deliver hands over one batch without blocking. An error (e.g. its queue is full)
+	// makes the shared object drop the subscriber at once: it receives nothing more from
+	// that object, and its owner is expected to disconnect it.
+	Deliver(d *Delivery) error
+}
+
+// Delivery is one batch of events of one shared object, immutable and shared by all its
+// recipients.
+//
+// Who sees what: an EventChange is seen by its origin as an EventSuccess (key only) and
+// by everyone else as it is; EventSuccess and EventStatus events are for their origin
+// only; every other event is for every recipient. [Delivery.Payload] applies these rules.
+type Delivery struct {
+	name       string
+	version    uint32
+	persistent bool
+	events     []OriginEvent
+	origins    []string // distinct origins of change/success/status events
+	forAll     bool     // some event is for every recipient
+
+	enc [2]struct {
+		once sync.Once
+		b    []byte
+		err  error
+	}
+}
+
+func newDelivery(name string, version uint32, persistent bool, events []OriginEvent) *Delivery {
+	d := &Delivery{name: name, version: version, persistent: persistent, events: events}
+	for i := range events {
+		e := &events[i]
+		switch e.Type {
+		case EventChange, EventSuccess, EventStatus:
+			if e.Origin != "" && !d.hasOrigin(string(e.Origin)) {
+				d.origins = append(d.origins, string(e.Origin))
+			}
+			if e.Type == EventChange {
+				d.forAll = true
+			}
+		default:
+			d.forAll = true
+		}
+	}
+	return d
+}
+
+func (d *Delivery) hasOrigin(id string) bool {
+	for _, o := range d.origins {
+		if o == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Name returns the shared object's name.
+func (d *Delivery) Name() string { return d.name }
+
+// Version returns the object's version after this batch.
+func (d *Delivery) Version() uint32 { return d.version }
+
+// Persistent reports whether the object is persistent.
+func (d *Delivery) Persistent() bool { return d.persistent }
+
+// Events returns the events with their origins. The slice must not be modified.
+func (d *Delivery) Events() []OriginEvent { return d.events }
+
+// For reports whether the subscriber with that ID has anything to receive in d.
+func (d *Delivery) For(id string) bool { return d.forAll || d.hasOrigin(id) }
+
+// EventsFor returns the events as the subscriber with that ID sees them (see Delivery).
+func (d *Delivery) EventsFor(id string) []Event {
+	out := make([]Event, 0, len(d.events))
+	for i := range d.events {
+		if e, ok := d.view(i, id); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// view returns event i as recipient id sees it.
+func (d *Delivery) view(i int, id string) (Event, bool) {
+	e := &d.events[i]
+	mine := id != "" && string(e.Origin) == id
+	switch e.Type {
+	case EventChange:
+		if mine {
+			return Event{Type: EventSuccess, Key: e.Key}, true
+		}
+	case EventSuccess, EventStatus:
+		if !mine {
+			return Event{}, false
+		}
+	}
+	return e.Event, true
+}
+
+// Payload returns the RTMP message payload for sub: type 16 layout if sub.AMF3(), type
+// 19 otherwise, and with the events as sub sees them. The payloads of recipients that
+// originated none of the events are encoded once per layout and shared (they must not
+// be modified); the others are encoded per call. It returns nil, nil when sub has
+// nothing to receive.
+func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
+	id := sub.ID()
+	amf3 := sub.AMF3()
+	if d.hasOrigin(id) {
+		return d.encode(nil, id, amf3)
+	}
+	if !d.forAll {
+		return nil, nil
+	}
+	v := &d.enc[0]
+	if amf3 {
+		v = &d.enc[1]
+	}
+	v.once.Do(func() { v.b, v.err = d.encode(nil, "", amf3) })
+	return v.b, v.err
+}
+
+func (d *Delivery) encode(dst []byte, id string, amf3 bool) ([]byte, error) {
+	flags := uint32(0)
+	if d.persistent {
+		flags = FlagPersistent
+	}
+	out, err := appendHeader(dst, d.name, d.version, flags, amf3)
+	if err != nil {
+		return nil, err
+	}
+	for i := range d.events {
+		e, ok := d.view(i, id)
+		if !ok {
+			continue
+		}
+		if out, err = appendEvent(out, &e, amf3); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
