@@ -358,8 +358,9 @@ func (c *Conn) handle(m chunk.Message) error {
 		return nil
 	case chunk.TypeUserControl:
 		ev, arg, _, err := message.ParseUserControl(m.Payload)
-		if err != nil {
-			return err
+		if err != nil { // nothing we rely on but pings: be lenient
+			c.log.Debug("ignoring malformed user control message", "err", err)
+			return nil
 		}
 		if ev == message.EventPingRequest {
 			c.sendControlUser(message.EventPingResponse, arg)

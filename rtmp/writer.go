@@ -57,17 +57,24 @@ type writerState struct {
 	wv        net.Buffers // what WriteTo consumes (a view of bufs)
 	pkts      [popBatch]*stream.Packet
 	timeout   time.Duration
+	merge     time.Duration // MergeWindow
 }
 
 func (w *writerState) init(c *Conn) {
 	w.chunkSize = chunk.DefaultChunkSize
 	w.bufs = make([][]byte, 0, 2*popBatch)
 	w.timeout = orDur(c.srv.WriteTimeout, DefaultWriteTimeout)
+	w.merge = c.srv.MergeWindow
+	if w.merge == 0 {
+		w.merge = DefaultMergeWindow
+	}
 }
 
 // writeLoop is the only writer of the socket. Each round it takes every
 // instruction that is ready and every packet its subscriptions hold, then
-// writes them with one vectored write under a deadline.
+// writes them with one vectored write under a deadline. Media that arrives
+// within MergeWindow of the last write waits for the window to close, so that
+// one write carries several frames; instructions are written at once.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() {
@@ -76,19 +83,37 @@ func (c *Conn) writeLoop() {
 			c.Close(errPanic)
 		}
 	}()
+	w := &c.w
 	ping := time.NewTicker(orDur(c.srv.PingInterval, DefaultPingInterval))
 	defer ping.Stop()
+	merge := time.NewTimer(time.Hour)
+	merge.Stop()
+	defer merge.Stop()
+	var holdUntil time.Time // media waits until then
+	armed := false
 	for {
-		closing := false
+		closing, media := false, false
 		select {
 		case <-c.done:
 			return
 		case it := <-c.out:
 			closing = c.apply(it)
 		case <-c.notify:
+			media = true
+		case <-merge.C:
+			armed = false
 		case <-ping.C:
 			c.addControl(csidControl, chunk.TypeUserControl, 0,
 				message.UserControl(message.EventPingRequest, uint32(time.Since(c.started).Milliseconds())))
+		}
+		if media && w.merge > 0 && len(w.bufs) == 0 {
+			if now := time.Now(); now.Before(holdUntil) {
+				if !armed {
+					merge.Reset(holdUntil.Sub(now))
+					armed = true
+				}
+				continue
+			}
 		}
 	drain:
 		for i := 0; i < DefaultOutQueue && !closing; i++ {
@@ -104,15 +129,24 @@ func (c *Conn) writeLoop() {
 				c.Close(err)
 			}
 		}
+		if len(w.bufs) == 0 {
+			if closing {
+				return
+			}
+			continue
+		}
 		if err := c.flush(); err != nil {
 			if isTimeout(err) { // the player cannot take what it is sent
-				err = fmt.Errorf("%w: a write took longer than %v", stream.ErrSlowConsumer, c.w.timeout)
+				err = fmt.Errorf("%w: a write took longer than %v", stream.ErrSlowConsumer, w.timeout)
 			}
 			c.Close(err)
 			return
 		}
 		if closing {
 			return
+		}
+		if w.merge > 0 {
+			holdUntil = time.Now().Add(w.merge)
 		}
 	}
 }
