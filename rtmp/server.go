@@ -55,12 +55,12 @@ type Server struct {
 	// the next write carries several frames (default 50 ms; negative: write at
 	// once). Fewer, larger writes cost the server far less CPU per gigabyte;
 	// commands and a player's first frames are never held back.
-	MergeWindow time.Duration
-	ChunkSize        uint32        // outgoing chunk size (default 4096)
-	WindowAckSize    uint32        // acknowledgement window announced to clients (default 2.5 MB)
-	MaxMessageSize   uint32        // largest message accepted after connect (default 16 MiB)
-	MaxStreams       int           // message streams per connection (default 64)
-	FMSVersion       string        // fmsVer in the connect reply (default "FMS/3,5,7,7009")
+	MergeWindow    time.Duration
+	ChunkSize      uint32 // outgoing chunk size (default 4096)
+	WindowAckSize  uint32 // acknowledgement window announced to clients (default 2.5 MB)
+	MaxMessageSize uint32 // largest message accepted after connect (default 16 MiB)
+	MaxStreams     int    // message streams per connection (default 64)
+	FMSVersion     string // fmsVer in the connect reply (default "FMS/3,5,7,7009")
 
 	stats Stats
 
