@@ -1,6 +1,10 @@
-// Package flv reads and writes FLV files at the tag level: the file header,
-// then audio (8), video (9) and script data (18) tags, each followed by its
-// previous-tag-size field. The recorder and the VOD file source build on it.
+// Package flv reads and writes FLV files: the tag Reader and Writer, the
+// Recorder (a stream subscriber that writes a crash-safe, appendable FLV
+// file), Repair for files cut by a crash, and the VOD Source that plays a
+// File into a stream at real-time pace. It imports only the standard library
+// and the stream package; the AMF0 subset it needs for onMetaData is its own
+// (amf.go: bounded, fuzzed through FuzzRepair and FuzzOpenFile, tested in
+// TestAMF).
 //
 // Layout (PROTOCOL.md, FLV): "FLV", version 1, flags (audio 0x04, video
 // 0x01), u32 data offset (9), u32 PreviousTagSize0 = 0; then per tag: u8 type,
@@ -10,6 +14,25 @@
 // Reading is bounded: the header's data offset, the tag size and the bytes
 // allocated before they are read are all limited, so a hostile or damaged
 // file costs at most the limit, never what its length fields claim.
+//
+// # Recordings
+//
+// A recording is an FLV file that starts with the header and one onMetaData
+// tag of a fixed size reserved at creation: an ECMA array led by the numbers
+// duration and filesize and padded with a "_padding" string property. Each
+// flush (every FlushInterval) appends whole tags and then patches the two
+// numbers in place; Stop re-encodes the final metadata (true duration, file
+// size, codec ids, sample rate, frame and data rates, the publisher's own
+// fields) into the same bytes. The media tags never move, so the final
+// metadata is at the start of the file without a rewrite, and at any moment
+// the file on disk is whole up to its last flush with a duration no older
+// than that flush.
+//
+// Crash safety: while a file is written, a marker FILE.recording exists. A
+// crash leaves the marker and at most a partial last tag; RepairDir (at
+// server start) cuts the partial tag, patches duration and filesize and
+// removes the marker. A kill -9 loses the media not yet flushed: at most one
+// FlushInterval plus what was queued for the recorder.
 package flv
 
 import (
@@ -241,13 +264,7 @@ func (w *Writer) WriteTag(t Tag) error {
 	if n > 0xFFFFFF {
 		return fmt.Errorf("%w: %d bytes (the format allows %d)", ErrTagTooLarge, n, 0xFFFFFF)
 	}
-	ts := t.Timestamp
-	b := append(w.buf[:0],
-		t.Type, byte(n>>16), byte(n>>8), byte(n),
-		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24),
-		0, 0, 0)
-	b = append(b, t.Data...)
-	b = binary.BigEndian.AppendUint32(b, uint32(TagHeaderSize+n))
+	b := appendTag(w.buf[:0], t.Type, t.Timestamp, t.Data)
 	if _, err := w.w.Write(b); err != nil {
 		w.err = err
 		return err
@@ -256,4 +273,16 @@ func (w *Writer) WriteTag(t Tag) error {
 		w.buf = b[:0]
 	}
 	return nil
+}
+
+// appendTag appends a tag (header, data, previous tag size) to b; the caller
+// has checked the type and size.
+func appendTag(b []byte, typ uint8, ts uint32, data []byte) []byte {
+	n := len(data)
+	b = append(b,
+		typ, byte(n>>16), byte(n>>8), byte(n),
+		byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24),
+		0, 0, 0)
+	b = append(b, data...)
+	return binary.BigEndian.AppendUint32(b, uint32(TagHeaderSize+n))
 }
