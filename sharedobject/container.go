@@ -18,7 +18,8 @@ const DefaultLinger = 5 * time.Second
 type Options struct {
 	// Linger is how long a transient object lives after its last subscriber left, unless
 	// acquired: 0 means DefaultLinger (5 s, as Red5); a negative value removes idle
-	// objects at once (asynchronously). Idle persistent objects are unloaded at once.
+	// objects at once (asynchronously). Idle persistent objects are unloaded from memory
+	// after the same delay (their state is in the store).
 	Linger time.Duration
 	// Logger receives drops, store failures and recovered panics with "scope" and "so"
 	// attributes; nil means slog.Default().
@@ -97,18 +98,28 @@ func (c *Container) Dropped() uint64 { return c.dropped.Load() }
 // Get returns the object called name. If it is not alive: a persistent one is loaded
 // from the store when it is there (whatever create says); otherwise, with create, a new
 // empty object is made, else the error wraps ErrNotFound. An alive object of the other
-// persistence gives ErrBadPersistence. A new object not subscribed nor acquired lingers
-// like an idle one.
+// persistence gives ErrBadPersistence. An object nobody subscribes to nor acquired is
+// idle and lingers out: Acquire it to keep it.
 func (c *Container) Get(name string, persistent bool, create bool) (*SharedObject, error) {
+	return c.get(name, persistent, create, false)
+}
+
+// get is Get; with pin the object is returned acquired (the caller Releases it), so
+// that it cannot linger out before the caller used it.
+func (c *Container) get(name string, persistent, create, pin bool) (*SharedObject, error) {
 	if name == "" || len(name) > MaxNameLen {
 		return nil, fmt.Errorf("%w: %q", ErrBadName, name)
 	}
 	c.mu.Lock()
 	if so := c.objs[name]; so != nil {
-		c.mu.Unlock()
 		if so.persistent != persistent {
+			c.mu.Unlock()
 			return nil, fmt.Errorf("%w: %s in %s is %s", ErrBadPersistence, name, c.path, persistenceName(so.persistent))
 		}
+		if pin {
+			so.Acquire() // c.mu then so.mu: the lock order
+		}
+		c.mu.Unlock()
 		return so, nil
 	}
 	if c.closed {
@@ -133,7 +144,11 @@ func (c *Container) Get(name string, persistent bool, create bool) (*SharedObjec
 	so := newObject(c, name, persistent, attrs, version)
 	c.objs[name] = so
 	so.mu.Lock()
-	so.armIdleLocked()
+	if pin {
+		so.acquired++
+	} else {
+		so.armIdleLocked()
+	}
 	so.mu.Unlock()
 	c.mu.Unlock()
 	c.notify()
@@ -188,7 +203,10 @@ func (c *Container) Apply(sub Subscriber, m *Message) error {
 	var so *SharedObject
 	if use {
 		var err error
-		so, err = c.Get(m.Name, m.Persistent, true)
+		so, err = c.get(m.Name, m.Persistent, true, true)
+		if err == nil {
+			defer so.Release()
+		}
 		if err != nil {
 			code := StatusObjectCreationFailed
 			if errors.Is(err, ErrBadPersistence) {

@@ -73,10 +73,11 @@
 //
 // Lifetime: an object with no subscribers that is not acquired is idle. An idle
 // transient object lingers for Options.Linger (default 5 s, as Red5) and is then
-// removed with its state; an idle persistent object is unloaded from memory right away
-// (asynchronously, once its pending saves are done): its state is in the Store and it is
-// loaded again on next use. A Container is Empty when it holds no object, which is what a
-// scope uses to decide whether the objects keep it alive.
+// removed with its state; an idle persistent object is unloaded from memory after the
+// same delay (once its pending saves are done): its state is in the Store and it is
+// loaded again on next use, so it keeps its scope alive no longer than a transient one.
+// A Container is Empty when it holds no object, which is what a scope uses to decide
+// whether the objects keep it alive.
 //
 // Attribute values are AMF values as package amf represents them; they are treated as
 // immutable once handed to a SharedObject (they are shared by deliveries and snapshots).

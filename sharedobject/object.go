@@ -443,7 +443,12 @@ func (so *SharedObject) closedErr() error {
 // saves the state of a persistent object, and delivers. so.mu held on entry, released
 // on return.
 func (so *SharedObject) commitAndUnlock() error {
-	if so.depth > 0 || len(so.batch) == 0 {
+	if so.depth > 0 {
+		so.mu.Unlock()
+		return nil
+	}
+	if len(so.batch) == 0 {
+		so.armIdleLocked()
 		so.mu.Unlock()
 		return nil
 	}
@@ -561,11 +566,7 @@ func (so *SharedObject) armIdleLocked() {
 	}
 	so.timerGen++
 	gen := so.timerGen
-	delay := so.c.linger
-	if so.persistent {
-		delay = 0
-	}
-	so.timer = time.AfterFunc(delay, func() { so.c.expire(so, gen) })
+	so.timer = time.AfterFunc(so.c.linger, func() { so.c.expire(so, gen) })
 }
 
 func (so *SharedObject) stopTimerLocked() {
