@@ -44,6 +44,7 @@ type config struct {
 	LogFormat     string
 	KeepDelay     time.Duration
 	ShutdownGrace time.Duration
+	MergeWindow   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&cfg.KeepDelay, "keep-delay", 5*time.Second, "how long an empty room lingers before it is removed")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for connections to close")
+	fs.DurationVar(&cfg.MergeWindow, "merge-window", rtmp.DefaultMergeWindow, "how long a player's media may wait so that one write carries several frames (negative: write at once)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	if err := scopes.Register(live.Name, live.New()); err != nil {
 		return err
 	}
-	srv := &rtmp.Server{Scopes: scopes, Logger: log}
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow}
 
 	var ls listeners
 	rl, err := net.Listen("tcp", cfg.RTMPAddr)
