@@ -262,3 +262,5 @@ func (s *BoltStore) Close() error {
 	}
 	return nil
 }
+
+type boltTx = bolt.Tx
