@@ -64,7 +64,7 @@ type RecorderStats struct {
 	Tags     uint64        // tags written (buffered ones included)
 	Duration time.Duration // timeline recorded so far (append: including the existing file)
 	Dropped  uint64        // media packets the stream skipped because the recorder's queues were full
-	Skipped  uint64        // video frames left out before the first keyframe of a session
+	Skipped  uint64        // media left out before the first keyframe (by the recorder, or by the stream when the recorder joined mid-GOP)
 }
 
 // recFile is what the recorder needs of its file.
@@ -124,6 +124,8 @@ type Recorder struct {
 
 	bytes, flushed, durMS atomic.Int64
 	tags, skipped         atomic.Uint64
+	initialDrops          atomic.Uint64 // skipped by the stream before the first media
+	initialDone           atomic.Bool
 
 	// Owned by the writer goroutine (and StartRecorder before it starts).
 	f        recFile
@@ -161,6 +163,12 @@ type Recorder struct {
 //     out (Stats.Skipped); the sequence headers come first, at the session's
 //     first timestamp. onMetaData from the publisher is merged into the
 //     reserved tag rather than written again; other data messages are kept.
+//
+// A recorder started while the stream has a publisher but no GOP cached
+// (typically right after Publish) gets the stream's instant-start snapshot
+// and skips all media, audio included, until the first video keyframe; one
+// started before Publish records from the first packet (audio that precedes
+// the first keyframe included).
 //
 // The marker path+MarkerSuffix exists until the file is complete. The
 // recorder runs two goroutines of its own, which Stop waits for: one moves
@@ -402,9 +410,19 @@ func (r *Recorder) Stats() RecorderStats {
 		Flushed:  r.flushed.Load(),
 		Tags:     r.tags.Load(),
 		Duration: time.Duration(r.durMS.Load()) * time.Millisecond,
-		Dropped:  r.sub.Dropped(),
-		Skipped:  r.skipped.Load(),
+		Dropped:  r.dropped(),
+		Skipped:  r.skipped.Load() + r.initialDrops.Load(),
 	}
+}
+
+// dropped counts the stream's drops for the recorder, leaving out the media
+// it skipped before the first keyframe, when the recorder joined a running
+// stream without a usable GOP (the stream's instant-start policy).
+func (r *Recorder) dropped() uint64 {
+	if !r.initialDone.Load() {
+		return 0
+	}
+	return r.sub.Dropped() - r.initialDrops.Load()
 }
 
 // pump moves packets from the subscription to the writer's queue.
@@ -480,7 +498,7 @@ func (r *Recorder) write() {
 				r.finish(err)
 				return
 			}
-			if d := r.sub.Dropped(); d != r.lastDrop {
+			if d := r.dropped(); d != r.lastDrop {
 				r.log.Warn("flv: recorder fell behind, media skipped", "dropped", d-r.lastDrop, "total", d)
 				r.lastDrop = d
 			}
@@ -515,6 +533,10 @@ func (r *Recorder) handle(p *stream.Packet) {
 		return
 	}
 	video := p.Kind == stream.KindVideo
+	if !r.initialDone.Load() && !p.Header {
+		r.initialDrops.Store(r.sub.Dropped())
+		r.initialDone.Store(true)
+	}
 	if p.Header {
 		r.info.observe(video, true, p.Payload)
 		if !r.started {

@@ -37,16 +37,33 @@ type SourceOptions struct {
 	clock clock // tests: a fake clock
 }
 
-// clock is the time source of a Source.
+// clock is the time source of a Source. Sleep blocks until d has passed
+// (d <= 0: no time limit), wake has a value or stop is closed; it reports
+// false on stop.
 type clock interface {
 	Now() time.Time
-	After(d time.Duration) <-chan time.Time
+	Sleep(d time.Duration, wake <-chan struct{}, stop <-chan struct{}) bool
 }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(d time.Duration, wake <-chan struct{}, stop <-chan struct{}) bool {
+	var tc <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		tc = t.C
+	}
+	select {
+	case <-stop:
+		return false
+	case <-wake:
+	case <-tc:
+	}
+	return true
+}
 
 // Source plays a File into a stream at real-time pace, so that a VOD player
 // is fed by the same stream and writer path as a live one.
@@ -215,17 +232,7 @@ func (s *Source) poke() {
 // wait blocks until d has passed (d <= 0: no time limit), a control call,
 // or Stop; it reports false on Stop.
 func (s *Source) wait(d time.Duration) bool {
-	var tc <-chan time.Time
-	if d > 0 {
-		tc = s.clk.After(d)
-	}
-	select {
-	case <-s.stop:
-		return false
-	case <-s.wake:
-	case <-tc:
-	}
-	return true
+	return s.clk.Sleep(d, s.wake, s.stop)
 }
 
 // player is the state of the Source's goroutine.

@@ -1,0 +1,210 @@
+package flv
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scopecast/scopecast/stream"
+)
+
+// needTool returns the path of an external tool; without it the test fails
+// when CI is set and is skipped otherwise.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+var ffmpegInput struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+	out  []byte
+}
+
+// ffmpegFLV returns a 4 s FLV made by ffmpeg (H.264 320x240 at 25 fps with
+// a keyframe every second, AAC sine), made once per test binary.
+func ffmpegFLV(t testing.TB) string {
+	t.Helper()
+	ffmpeg := needTool(t, "ffmpeg")
+	in := &ffmpegInput
+	in.once.Do(func() {
+		in.dir, in.err = os.MkdirTemp("", "flvtest")
+		if in.err != nil {
+			return
+		}
+		in.path = filepath.Join(in.dir, "in.flv")
+		cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
+			"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
+			"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", in.path)
+		in.out, in.err = cmd.CombinedOutput()
+	})
+	if in.err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", in.err, in.out)
+	}
+	return in.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ffmpegInput.dir != "" {
+		os.RemoveAll(ffmpegInput.dir)
+	}
+	os.Exit(code)
+}
+
+// readTags reads every tag of an FLV file.
+func readTags(t testing.TB, path string) (Header, []Tag) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []Tag
+	for {
+		tg, err := r.ReadTag()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("%s: after %d tags: %v", path, len(tags), err)
+			}
+			return r.Header(), tags
+		}
+		tags = append(tags, tg)
+	}
+}
+
+// probe is what ffprobe says about a file.
+type probe struct {
+	Duration float64
+	Frames   map[string]int // codec name → frames read
+	Stderr   string
+}
+
+// ffprobe runs ffprobe counting frames; any output on stderr fails the test.
+func ffprobe(t testing.TB, path string) probe {
+	t.Helper()
+	bin := needTool(t, "ffprobe")
+	cmd := exec.Command(bin, "-v", "error", "-count_frames", "-show_entries",
+		"stream=codec_name,nb_read_frames:format=duration", "-of", "json", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", path, err, stderr.String())
+	}
+	var out struct {
+		Streams []struct {
+			CodecName    string `json:"codec_name"`
+			NbReadFrames string `json:"nb_read_frames"`
+		} `json:"streams"`
+		Format struct {
+			Duration string `json:"duration"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("ffprobe output: %v\n%s", err, stdout.String())
+	}
+	p := probe{Frames: map[string]int{}, Stderr: stderr.String()}
+	p.Duration, _ = strconv.ParseFloat(out.Format.Duration, 64)
+	for _, s := range out.Streams {
+		n, _ := strconv.Atoi(s.NbReadFrames)
+		p.Frames[s.CodecName] = n
+	}
+	if p.Stderr != "" {
+		t.Errorf("ffprobe %s reported errors:\n%s", path, p.Stderr)
+	}
+	return p
+}
+
+// Synthetic media payloads.
+var (
+	synAVCHeader = []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 0}
+	synAACHeader = []byte{0xAF, 0, 0x12, 0x10} // AAC LC 44.1 kHz stereo
+)
+
+func synKey(n int) []byte   { return append([]byte{0x17, 1, 0, 0, 0}, bytes.Repeat([]byte{0x65}, n)...) }
+func synInter(n int) []byte { return append([]byte{0x27, 1, 0, 0, 0}, bytes.Repeat([]byte{0x41}, n)...) }
+func synAudio(n int) []byte { return append([]byte{0xAF, 1}, bytes.Repeat([]byte{0x21}, n)...) }
+
+// synMeta is a publisher's onMetaData.
+func synMeta() []byte {
+	o := &amfObj{ECMA: true, Props: []amfProp{
+		{"duration", 0.0}, {"width", 320.0}, {"height", 240.0}, {"framerate", 25.0},
+		{"videocodecid", 7.0}, {"audiocodecid", 10.0}, {"encoder", "synthetic"}, {"filesize", 0.0},
+	}}
+	return amfAppend(append([]byte(nil), metaPrefix...), o)
+}
+
+// synPackets returns ms of a stream at 25 fps with a keyframe every gop
+// frames, audio every 23 ms, starting at timestamp t0: metadata and headers
+// first.
+func synPackets(t0 uint32, ms int, gop int) []*stream.Packet {
+	ps := []*stream.Packet{
+		stream.NewPacket(stream.KindData, t0, synMeta()),
+		stream.NewPacket(stream.KindVideo, t0, synAVCHeader),
+		stream.NewPacket(stream.KindAudio, t0, synAACHeader),
+	}
+	v, a := 0, 0
+	for {
+		tv, ta := v*40, a*23
+		if tv >= ms && ta >= ms {
+			break
+		}
+		if tv <= ta && tv < ms {
+			payload := synInter(200)
+			if v%gop == 0 {
+				payload = synKey(2000)
+			}
+			ps = append(ps, stream.NewPacket(stream.KindVideo, t0+uint32(tv), payload))
+			v++
+		} else if ta < ms {
+			ps = append(ps, stream.NewPacket(stream.KindAudio, t0+uint32(ta), synAudio(50)))
+			a++
+		} else {
+			v++
+		}
+	}
+	return ps
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// ffmpegPackets reads an FLV into stream packets.
+func fileToPackets(t testing.TB, path string) []*stream.Packet {
+	_, tags := readTags(t, path)
+	ps := make([]*stream.Packet, len(tags))
+	for i, tg := range tags {
+		ps[i] = stream.NewPacket(stream.Kind(tg.Type), tg.Timestamp, tg.Data)
+	}
+	return ps
+}
