@@ -142,8 +142,10 @@ var (
 	synAACHeader = []byte{0xAF, 0, 0x12, 0x10} // AAC LC 44.1 kHz stereo
 )
 
-func synKey(n int) []byte   { return append([]byte{0x17, 1, 0, 0, 0}, bytes.Repeat([]byte{0x65}, n)...) }
-func synInter(n int) []byte { return append([]byte{0x27, 1, 0, 0, 0}, bytes.Repeat([]byte{0x41}, n)...) }
+func synKey(n int) []byte { return append([]byte{0x17, 1, 0, 0, 0}, bytes.Repeat([]byte{0x65}, n)...) }
+func synInter(n int) []byte {
+	return append([]byte{0x27, 1, 0, 0, 0}, bytes.Repeat([]byte{0x41}, n)...)
+}
 func synAudio(n int) []byte { return append([]byte{0xAF, 1}, bytes.Repeat([]byte{0x21}, n)...) }
 
 // synMeta is a publisher's onMetaData.
