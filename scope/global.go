@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
 )
 
@@ -27,6 +28,13 @@ type Options struct {
 	// Logger receives scope lifecycle events (debug) and recovered panics (error), with a
 	// "scope" attribute. nil means slog.Default().
 	Logger *slog.Logger
+	// SharedObjects stores the persistent shared objects of every scope, keyed by scope
+	// path; nil means one in-memory store for this Global (persistent objects then last
+	// as long as the process). The caller owns it and closes it after Shutdown.
+	SharedObjects sharedobject.Store
+	// SharedObjectLinger is how long an idle shared object lingers (see
+	// sharedobject.Options.Linger): 0 means 5 s, negative means at once.
+	SharedObjectLinger time.Duration
 }
 
 // Global is the root scope "/": the applications and their rooms. Create it with New.
@@ -55,6 +63,9 @@ func New(opts Options) *Global {
 	}
 	if g.log == nil {
 		g.log = slog.Default()
+	}
+	if g.opts.SharedObjects == nil {
+		g.opts.SharedObjects = sharedobject.NewMemoryStore()
 	}
 	return g
 }
@@ -370,6 +381,7 @@ func (g *Global) expire(s *Scope, gen uint64) {
 // stopScope closes what the scope owns and calls Stop.
 func (g *Global) stopScope(s *Scope, started bool) {
 	s.closeStreams()
+	s.closeSharedObjects()
 	if started {
 		g.hook(s, "Stop", func() error { s.handler.Stop(s); return nil })
 		g.log.Debug("scope stopped", "scope", s.path)

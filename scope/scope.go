@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
 )
 
@@ -40,12 +41,13 @@ type Scope struct {
 	streams       map[string]*streamEntry
 	streamsClosed bool
 
-	// objects is the holder where the scope's shared objects will be attached (package
-	// sharedobject, not wired in yet). A shared object keeps the scope alive with Hold
-	// while it is in use and releases it when it is disposed of.
+	// objects holds the scope's shared objects (see sharedobjects.go). While the
+	// container is not empty it holds the scope (release is that hold).
 	objects struct {
-		mu sync.Mutex
-		m  map[string]any
+		mu      sync.Mutex
+		c       *sharedobject.Container
+		closed  bool
+		release func()
 	}
 }
 
