@@ -1,0 +1,133 @@
+package sharedobject
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scopecast/scopecast/rtmp/amf"
+)
+
+// nopSub accepts deliveries; with encode it also asks for its payload, as a writer would.
+type nopSub struct {
+	id     string
+	encode bool
+	amf3   bool
+}
+
+func (s *nopSub) ID() string { return s.id }
+func (s *nopSub) AMF3() bool { return s.amf3 }
+func (s *nopSub) Deliver(d *Delivery) error {
+	if s.encode {
+		_, err := d.Payload(s)
+		return err
+	}
+	return nil
+}
+
+// BenchmarkSetAttribute1000Subs: one write fanned out to 1000 subscribers (transient),
+// both payload layouts encoded once, the writer's success encoded for it.
+func BenchmarkSetAttribute1000Subs(b *testing.B) {
+	c := NewContainer("/bench", nil, Options{Logger: quiet})
+	defer c.Close()
+	o, _ := c.Get("chat", false, true)
+	o.Acquire()
+	for i := range 1000 {
+		o.Subscribe(&nopSub{id: fmt.Sprint("s", i), encode: i < 3, amf3: i == 1})
+	}
+	writer := Origin("s0")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := o.SetAttribute(writer, "msg", float64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPersistentSaves: writes to persistent objects on a BoltStore from many
+// goroutines; each SetAttribute returns after its fsync, grouped.
+func BenchmarkPersistentSaves(b *testing.B) {
+	s, err := OpenBolt(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := NewContainer("/bench", s, Options{Logger: quiet})
+	defer c.Close()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		o, err := c.Get(fmt.Sprint("o", n.Add(1)), true, true)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		o.Acquire()
+		defer o.Release()
+		i := 0
+		for pb.Next() {
+			i++
+			if err := o.SetAttribute("", "k", float64(i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "saves/s")
+	b.ReportMetric(float64(s.Commits())/float64(b.N), "fsyncs/op")
+}
+
+// BenchmarkPersistentSavesSerial: one writer, so one fsync per change (the floor).
+func BenchmarkPersistentSavesSerial(b *testing.B) {
+	s, err := OpenBolt(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := NewContainer("/bench", s, Options{Logger: quiet})
+	defer c.Close()
+	o, _ := c.Get("o", true, true)
+	o.Acquire()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := o.SetAttribute("", "k", float64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "saves/s")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	m := &Message{Name: "chat", Version: 7, Flags: 16, Events: []Event{
+		{Type: EventRequestChange, Key: "msg", Value: amf.Obj("user", "alice", "text", "hello there", "ts", 1.7e12)},
+		{Type: EventSend, Args: []any{"onMsg", "hello", float64(1)}},
+	}}
+	p, _ := Append(nil, m, false)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if _, err := Decode(p, false, amf.Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	m := &Message{Name: "chat", Version: 7, Events: []Event{
+		{Type: EventChange, Key: "msg", Value: amf.Obj("user", "alice", "text", "hello there", "ts", 1.7e12)},
+	}}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = Append(buf[:0], m, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
