@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +242,261 @@ func TestRTMPTRequests(t *testing.T) {
 func dialFrom(ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}}
+}
+
+// rtmptProxy tunnels TCP connections through RTMPT sessions, polling as
+// ffmpeg does: one request at a time on one keep-alive connection, /send
+// when it has bytes, /idle (one 0 byte) otherwise. It lets rtmp/client
+// players run over RTMPT.
+type rtmptProxy struct {
+	Addr   string
+	rs     *rtmptServer
+	hc     *http.Client
+	l      net.Listener
+	quit   chan struct{}
+	paused atomic.Bool // stop polling, as a client that went away without closing
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startProxy(t testing.TB, rs *rtmptServer, hc *http.Client) *rtmptProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rtmptProxy{Addr: l.Addr().String(), rs: rs, hc: hc, l: l, quit: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.tunnel(c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		close(p.quit)
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// server is a testServer whose address is the proxy's, for play().
+func (p *rtmptProxy) server(ts *testServer) *testServer {
+	return &testServer{Addr: p.Addr, Srv: ts.Srv, Scopes: ts.Scopes}
+}
+
+func (p *rtmptProxy) do(path string, body []byte) (int, []byte, error) {
+	resp, err := p.hc.Post("http://"+p.rs.Addr+path, "application/x-fcs", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func (p *rtmptProxy) tunnel(c net.Conn) {
+	defer p.wg.Done()
+	defer c.Close()
+	code, b, err := p.do("/open/1", []byte{0})
+	if err != nil || code != 200 {
+		return
+	}
+	id := strings.TrimSpace(string(b))
+	in := make(chan []byte, 64)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(in)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := c.Read(buf)
+			if n > 0 {
+				select {
+				case in <- buf[:n]:
+				case <-p.quit:
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for seq := 0; ; seq++ {
+		if p.paused.Load() {
+			<-p.quit
+			return
+		}
+		var body []byte
+		eof := false
+	gather:
+		for len(body) < 256<<10 {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					eof = true
+					break gather
+				}
+				body = append(body, b...)
+			default:
+				break gather
+			}
+		}
+		cmd := "send"
+		switch {
+		case eof && len(body) == 0:
+			p.do(fmt.Sprintf("/close/%s/%d", id, seq), []byte{0})
+			return
+		case len(body) == 0:
+			cmd, body = "idle", []byte{0}
+		}
+		code, b, err := p.do(fmt.Sprintf("/%s/%s/%d", cmd, id, seq), body)
+		if err != nil || code != 200 || len(b) == 0 {
+			return
+		}
+		if _, err := c.Write(b[1:]); err != nil {
+			return
+		}
+	}
+}
+
+// A flood of /open from two addresses stays within the per-address and
+// total limits; a healthy RTMPT player keeps playing through it; the flood's
+// sessions, which never poll, expire and release what they held.
+func TestRTMPTSessionFlood(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	rs := startRTMPT(t, ts, func(h *rtmp.RTMPTHandler) {
+		h.MaxSessions = 24
+		h.SessionIdle = time.Second
+	})
+	ffmpegPublish(t, url(ts, "live/flood"), 12, 25)
+	ts.waitPublishing(t, "/live", "flood")
+	px := startProxy(t, rs, &http.Client{})
+	pl := play(t, px.server(ts), "live", "flood")
+	waitFor(t, 10*time.Second, "the rtmpt player's first second", func() bool { return len(pl.Video()) >= 25 })
+
+	var maxOpen atomic.Int64
+	flood := func(ip string) (ok, refused int) {
+		c := dialFrom(ip)
+		defer c.CloseIdleConnections()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					resp, err := c.Post("http://"+rs.Addr+"/open/1", "application/x-fcs", bytes.NewReader([]byte{0}))
+					if err != nil {
+						t.Errorf("open from %s: %v", ip, err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if n := rs.H.Stats().Sessions.Load(); n > maxOpen.Load() {
+						maxOpen.Store(n)
+					}
+					mu.Lock()
+					switch resp.StatusCode {
+					case 200:
+						ok++
+					case 503:
+						refused++
+					default:
+						t.Errorf("open: status %d", resp.StatusCode)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return ok, refused
+	}
+	ok2, ref2 := flood("127.0.0.2")
+	ok3, ref3 := flood("127.0.0.3")
+	t.Logf("flood: 127.0.0.2 %d opened %d refused; 127.0.0.3 %d opened %d refused; max open %d; %s",
+		ok2, ref2, ok3, ref3, maxOpen.Load(), statsLine(rs.H))
+	if ok2 != 16 || ok3 != 24-16-1 {
+		t.Errorf("opened %d and %d, want 16 (per address) and 7 (total 24 with the player)", ok2, ok3)
+	}
+	if maxOpen.Load() > 24 {
+		t.Errorf("%d sessions open at once, limit 24", maxOpen.Load())
+	}
+	// The player keeps playing through the flood and the expiry.
+	n := len(pl.Video())
+	waitFor(t, 10*time.Second, "flood sessions expired", func() bool { return rs.H.Stats().Sessions.Load() == 1 })
+	waitFor(t, 10*time.Second, "the player's next second", func() bool { return len(pl.Video()) >= n+25 })
+	if got := rs.H.Stats().Expired.Load(); got != 23 {
+		t.Errorf("%d sessions expired, want 23", got)
+	}
+	waitFor(t, 10*time.Second, "the flood's RTMP connections gone", func() bool { return ts.Srv.Stats().Active.Load() == 2 })
+	if codes := pl.Codes(); len(codes) > 0 {
+		t.Errorf("player got %v", codes)
+	}
+}
+
+// A player that stops polling: its output stops at the bound, then the
+// session expires and the output is released; the publisher goes on.
+func TestRTMPTStoppedPlayer(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	const bound = 64 << 10
+	rs := startRTMPT(t, ts, func(h *rtmp.RTMPTHandler) {
+		h.MaxPendingOutput = bound
+		h.SessionIdle = 2 * time.Second
+	})
+	pub := goRTMPPublish(t, ts.Addr, "live", "quiet")
+	frame := make([]byte, 10_000)
+	frame[0], frame[1] = 0x17, 1
+	var tsMS uint32
+	publish := func() {
+		t.Helper()
+		tsMS += 40
+		if err := pub.Video(tsMS, frame); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	publish()
+	px := startProxy(t, rs, &http.Client{})
+	pl := play(t, px.server(ts), "live", "quiet")
+	waitFor(t, 10*time.Second, "the player's first frames", func() bool {
+		publish()
+		return len(pl.Video()) >= 5
+	})
+	px.paused.Store(true)
+	var most int64
+	waitFor(t, 10*time.Second, "output piling up to the bound", func() bool {
+		publish()
+		most = max(most, rs.H.Stats().Pending.Load())
+		return most >= bound-int64(len(frame))
+	})
+	waitFor(t, 10*time.Second, "the quiet session expired", func() bool {
+		publish()
+		most = max(most, rs.H.Stats().Pending.Load())
+		return rs.H.Stats().Sessions.Load() == 0
+	})
+	if most > bound {
+		t.Errorf("%d bytes pending, bound %d", most, bound)
+	}
+	waitFor(t, 10*time.Second, "output released", func() bool { return rs.H.Stats().Pending.Load() == 0 })
+	waitFor(t, 10*time.Second, "the player's connection gone", func() bool { return ts.Srv.Stats().Active.Load() == 1 })
+	t.Logf("most pending %d; %s", most, statsLine(rs.H))
+	publish() // the publisher is unaffected
 }
