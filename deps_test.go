@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"rtmp/client":    {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message"},
 	"stream":         {},
 	"stream/flv":     {"stream"},
-	"sharedobject":   {"rtmp/amf"},
+	"sharedobject":   {"rtmp/amf", "go.etcd.io/bbolt"},
 	"scope":          {"stream", "sharedobject"},
 	"rtmp":           {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "scope", "stream", "stream/flv", "sharedobject"},
 	"wsbridge":       {"scope", "sharedobject", "rtmp/amf", "github.com/gorilla/websocket"},
