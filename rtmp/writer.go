@@ -93,12 +93,16 @@ func (c *Conn) writeLoop() {
 	armed := false
 	for {
 		closing, media := false, false
+		notify := c.notify
+		if armed { // holding: the merge timer's round takes what arrives meanwhile
+			notify = nil
+		}
 		select {
 		case <-c.done:
 			return
 		case it := <-c.out:
 			closing = c.apply(it)
-		case <-c.notify:
+		case <-notify:
 			media = true
 		case <-merge.C:
 			armed = false
