@@ -31,7 +31,7 @@ const (
 	DefaultRTMPTSessionsPerAddr = 16
 	DefaultRTMPTMaxSessions     = 4096
 	DefaultRTMPTSessionIdle     = 30 * time.Second
-	DefaultRTMPTPollWait        = 20 * time.Millisecond
+	DefaultRTMPTPollWait        = 50 * time.Millisecond
 )
 
 // RTMPT errors.
@@ -92,10 +92,13 @@ type RTMPTHandler struct {
 	MaxSessions        int           // open sessions in all (default 4096)
 	SessionIdle        time.Duration // no request for this long ends a session (default 30s)
 	// PollWait holds an /idle that finds no output for up to this long,
-	// answering as soon as output arrives (default 20ms; negative: answer at
+	// answering as soon as output arrives (default 50ms; negative: answer at
 	// once, as Red5 does). librtmp (rtmpdump) polls again at once after an
-	// empty answer, thousands of times a second on a LAN; the short wait
-	// turns that into long polling and costs no latency. /send is never held
+	// empty answer, thousands of times a second on a LAN; the wait turns
+	// that into long polling and costs no latency; 50ms is longer than the
+	// gap between frames of a live stream, so a player's polls are seldom
+	// empty. A client that queues a /send behind its held /idle on the same
+	// connection waits for it at most this long. /send is never held
 	// (ffmpeg's publisher waits for each answer before it goes on).
 	PollWait time.Duration
 

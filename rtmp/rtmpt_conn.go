@@ -253,7 +253,15 @@ func (s *rtmptSession) addInput(b []byte, limit int, stop <-chan struct{}) bool 
 	return true
 }
 
-// waitOutput waits up to d for output while none is pending.
+// pollCoalesce is how long a held poll that output woke waits for the rest
+// of the writer's round: the writer's vectored write reaches a session as
+// one Write per segment (net.Buffers falls back to sequential writes on a
+// non-TCP conn), and answering after the first would cost a request for
+// every segment.
+const pollCoalesce = time.Millisecond
+
+// waitOutput waits up to d for output while none is pending; once some
+// arrives it lets the writer finish its round (pollCoalesce).
 func (s *rtmptSession) waitOutput(d time.Duration, stop <-chan struct{}) {
 	s.mu.Lock()
 	if s.pendingLocked() > 0 || s.ended || s.localClosed {
@@ -263,12 +271,19 @@ func (s *rtmptSession) waitOutput(d time.Duration, stop <-chan struct{}) {
 	ch := s.pollable.wait()
 	s.mu.Unlock()
 	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ch:
 	case <-t.C:
+		return
+	case <-stop:
+		return
+	}
+	t.Reset(pollCoalesce)
+	select {
+	case <-t.C:
 	case <-stop:
 	}
-	t.Stop()
 }
 
 // poll appends to dst the delay byte and up to max pending bytes. input
