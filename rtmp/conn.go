@@ -19,6 +19,7 @@ import (
 	"github.com/scopecast/scopecast/rtmp/handshake"
 	"github.com/scopecast/scopecast/rtmp/message"
 	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
 )
 
@@ -82,6 +83,7 @@ type Conn struct {
 	lastIn         uint64
 	graceful       bool // flush queued output before closing
 	writerStarted  bool
+	usedSO         bool // the connection used a shared object
 	lastDeadline   time.Time
 
 	// Client → server calls in flight.
@@ -258,6 +260,9 @@ func (c *Conn) teardown(err error) {
 	for _, ns := range c.streams {
 		c.closeNetStream(ns, false)
 	}
+	if c.usedSO {
+		c.scope.SharedObjects().Unsubscribe(c)
+	}
 	if c.scope != nil {
 		c.srv.Scopes.Disconnect(c, c.scope)
 	}
@@ -388,7 +393,7 @@ func (c *Conn) handle(m chunk.Message) error {
 			return nil
 		})
 	case chunk.TypeSharedObjectAMF0, chunk.TypeSharedObjectAMF3:
-		c.log.Debug("shared object message ignored: shared objects are not served yet")
+		return c.onSharedObject(m)
 	default:
 		c.log.Debug("ignoring message", "type", m.TypeID)
 	}
@@ -834,6 +839,45 @@ func (c *Conn) resolveCall(cmd *message.Command) {
 	}
 	ch <- callResult{value: v}
 }
+
+// onSharedObject applies a shared-object message (type 19, or 16 for AMF3)
+// to the scope's objects. Malformed messages close the connection; refusals
+// reach the client as SharedObject statuses and the connection goes on.
+func (c *Conn) onSharedObject(m chunk.Message) error {
+	so, err := sharedobject.Decode(m.Payload, m.TypeID == chunk.TypeSharedObjectAMF3, connectedAMF)
+	if err != nil {
+		return err
+	}
+	c.usedSO = true
+	if err := c.scope.SharedObjects().Apply(c, &so); err != nil {
+		if errors.Is(err, sharedobject.ErrMalformed) {
+			return err
+		}
+		c.log.Debug("shared object refused", "name", so.Name, "err", err)
+	}
+	return nil
+}
+
+// AMF3 reports whether the client negotiated objectEncoding 3: its
+// shared-object messages are type 16.
+func (c *Conn) AMF3() bool { return c.objectEncoding == 3 }
+
+// Deliver queues a shared-object batch for the writer without blocking. A
+// client whose queue is full is disconnected (the object drops it too): a
+// shared object's subscribers are never silently skipped.
+func (c *Conn) Deliver(d *sharedobject.Delivery) error {
+	select {
+	case c.out <- outItem{op: opSharedObject, so: d}:
+		return nil
+	case <-c.done:
+		return net.ErrClosed
+	default:
+		c.Close(ErrQueueFull)
+		return ErrQueueFull
+	}
+}
+
+var _ sharedobject.Subscriber = (*Conn)(nil)
 
 var _ scope.Conn = (*Conn)(nil)
 var _ scope.Caller = (*Conn)(nil)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/message"
+	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
 )
 
@@ -19,6 +20,7 @@ const (
 	opPause                     // pause (flag) or resume sub
 	opReceiveAudio              // receiveAudio(flag)
 	opReceiveVideo              // receiveVideo(flag)
+	opSharedObject              // write a shared-object batch
 	opClose                     // write everything before, then stop
 )
 
@@ -27,6 +29,7 @@ type outItem struct {
 	op   outOp
 	msg  chunk.Message
 	sub  *playSub
+	so   *sharedobject.Delivery
 	flag bool
 }
 
@@ -194,6 +197,19 @@ func (c *Conn) apply(it outItem) bool {
 		it.sub.noVideo = !it.flag
 		if it.flag {
 			it.sub.waitKey = true
+		}
+	case opSharedObject:
+		p, err := it.so.Payload(c)
+		if err != nil {
+			c.log.Error("encoding shared object batch", "name", it.so.Name(), "err", err)
+			break
+		}
+		if p != nil {
+			typ := chunk.TypeSharedObjectAMF0
+			if c.AMF3() {
+				typ = chunk.TypeSharedObjectAMF3
+			}
+			c.addControl(csidCommand, typ, 0, p)
 		}
 	case opClose:
 		return true

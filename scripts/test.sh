@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it: installs the real clients the
-# integration tests drive (Debian's ffmpeg and rtmpdump) when they are missing,
+# integration tests drive (Debian's ffmpeg and rtmpdump, Node.js and the npm
+# rtmp-client) when they are missing,
 # then runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,18 @@ if ((${#missing[@]})); then
   echo "installing ${missing[*]} from Debian" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node.js runs the npm shared-object client (rtmp-client, pinned by the lockfile).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing nodejs and npm from Debian" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d rtmp/testdata/node/node_modules/rtmp-client ]; then
+  npm ci --prefix rtmp/testdata/node --no-audit --no-fund --loglevel=error
 fi
 
 # Missing tools fail the integration tests instead of skipping them.

@@ -22,10 +22,13 @@ and play with <code>ffplay rtmp://HOST/live/cam1</code>.</p>
 </body></html>
 `
 
-// publicHandler serves the public HTTP listener (:5080). RTMPT, the WebSocket
-// bridge and HTTP-FLV mount here as they land.
-func publicHandler() http.Handler {
+// publicHandler serves the public HTTP listener (:5080): RTMPT (rtmpt://host:5080/app),
+// and the index page. The WebSocket bridge and HTTP-FLV mount here as they land.
+func publicHandler(rtmpt http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	for _, p := range []string{"/open/", "/send/", "/idle/", "/close/", "/fcs/ident2"} {
+		mux.Handle(p, rtmpt)
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(indexPage))

@@ -17,12 +17,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/scopecast/scopecast/apps/chat"
 	"github.com/scopecast/scopecast/apps/live"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/sharedobject"
 )
 
 func main() {
@@ -89,6 +92,13 @@ type listeners struct {
 	RTMP, HTTP, Admin net.Addr
 }
 
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return a.String()
+}
+
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, logw io.Writer, ready func(listeners)) error {
 	cfg, err := parseFlags(args, logw)
@@ -99,11 +109,22 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	if err != nil {
 		return err
 	}
-	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log})
-	if err := scopes.Register(live.Name, live.New()); err != nil {
-		return err
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, err := sharedobject.OpenBolt(filepath.Join(cfg.DataDir, "sharedobjects.db"))
+	if err != nil {
+		return err // names the file; a damaged store stops the start, it is never silently replaced
+	}
+	defer store.Close()
+	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log, SharedObjects: store})
+	for name, app := range map[string]scope.Handler{live.Name: live.New(), chat.Name: chat.New()} {
+		if err := scopes.Register(name, app); err != nil {
+			return err
+		}
 	}
 	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow}
+	rtmpt := &rtmp.RTMPTHandler{Server: srv}
 
 	var ls listeners
 	rl, err := net.Listen("tcp", cfg.RTMPAddr)
@@ -121,7 +142,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("http listener: %w", err)
 		}
 		ls.HTTP = hl.Addr()
-		hs := &http.Server{Handler: publicHandler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: publicHandler(rtmpt), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(hl) }()
 	}
@@ -136,7 +157,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		servers = append(servers, as)
 		go func() { errc <- as.Serve(al) }()
 	}
-	log.Info("scopecast listening", "rtmp", ls.RTMP, "http", ls.HTTP, "admin", ls.Admin, "data", cfg.DataDir)
+	log.Info("scopecast listening", "rtmp", addrString(ls.RTMP), "http", addrString(ls.HTTP), "admin", addrString(ls.Admin), "data", cfg.DataDir)
 	if ready != nil {
 		ready(ls)
 	}
@@ -152,9 +173,15 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	for _, hs := range servers {
 		hs.Shutdown(sctx)
 	}
+	rtmptDone := make(chan struct{})
+	go func() { // alongside: it ends RTMPT sessions' blocked writes at once
+		defer close(rtmptDone)
+		rtmpt.Shutdown(sctx)
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("rtmp shutdown", "err", err)
 	}
+	<-rtmptDone
 	if err := scopes.Shutdown(sctx); err != nil {
 		log.Warn("scope shutdown", "err", err)
 	}

@@ -1,0 +1,432 @@
+package rtmp_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/rtmp/amf"
+	"github.com/scopecast/scopecast/rtmp/chunk"
+	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/sharedobject"
+)
+
+// soClient is a shared-object client process on the npm package rtmp-client
+// (testdata/node/soclient.js), a third-party AMF0 implementation.
+type soClient struct {
+	t     *testing.T
+	stdin io.WriteCloser
+	mu    sync.Mutex
+	props map[string]any
+	syncs []json.RawMessage
+	codes []string
+	conn  bool
+	err   string
+}
+
+func nodeClientDir(t *testing.T) string {
+	t.Helper()
+	needTool(t, "node")
+	dir, _ := filepath.Abs("testdata/node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "rtmp-client")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("npm packages missing: scripts/test.sh runs npm ci --prefix rtmp/testdata/node")
+		}
+		t.Skip("npm packages not installed (npm ci --prefix rtmp/testdata/node)")
+	}
+	return dir
+}
+
+func startSOClient(t *testing.T, url, soName string) *soClient {
+	t.Helper()
+	dir := nodeClientDir(t)
+	cmd := exec.Command("node", filepath.Join(dir, "soclient.js"), url, soName)
+	cmd.Dir = dir
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &soClient{t: t, stdin: stdin, props: map[string]any{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var ev struct {
+				Ev    string
+				Code  string
+				Msg   string
+				Props map[string]any
+				List  json.RawMessage
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			c.mu.Lock()
+			switch ev.Ev {
+			case "connected":
+				c.conn = true
+			case "status":
+				c.codes = append(c.codes, ev.Code)
+			case "sync":
+				c.props = ev.Props
+				c.syncs = append(c.syncs, ev.List)
+			case "error":
+				c.err = ev.Msg
+			}
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-done
+	})
+	waitFor(t, 10*time.Second, "rtmp-client to connect", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.err != "" {
+			t.Fatalf("rtmp-client: %s", c.err)
+		}
+		return c.conn
+	})
+	return c
+}
+
+func (c *soClient) send(cmd map[string]any) {
+	b, _ := json.Marshal(cmd)
+	if _, err := c.stdin.Write(append(b, '\n')); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *soClient) Set(key string, v any) {
+	c.send(map[string]any{"op": "set", "key": key, "value": v})
+}
+func (c *soClient) Clear() { c.send(map[string]any{"op": "clear"}) }
+
+func (c *soClient) Props() map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]any{}
+	for k, v := range c.props {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *soClient) waitProps(what string, want map[string]any) {
+	c.t.Helper()
+	waitFor(c.t, 10*time.Second, what, func() bool { return reflect.DeepEqual(c.Props(), want) })
+}
+
+func startChatServer(t *testing.T, opts ...serverOpt) *testServer {
+	t.Helper()
+	ts := startServer(t, opts...)
+	if err := ts.Scopes.Register(chat.Name, chat.New()); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// Two npm rtmp-client processes in one room see each other's changes, a late
+// joiner gets the state, remove and clear propagate, and a client in another
+// room sees none of it.
+func TestSharedObjectsWithRTMPClient(t *testing.T) {
+	t.Parallel()
+	ts := startChatServer(t)
+	a := startSOClient(t, url(ts, "chat/room1"), "chat")
+	b := startSOClient(t, url(ts, "chat/room1"), "chat")
+	other := startSOClient(t, url(ts, "chat/room2"), "chat")
+
+	// rtmp-client ignores success events (type 5), so a writer never sees its
+	// own change in its local copy: each client is checked for what others did.
+	a.Set("topic", "hello")
+	b.waitProps("B sees A's change", map[string]any{"topic": "hello"})
+	b.Set("count", 3.0)
+	nested := map[string]any{"x": 1.0, "list": []any{"a", "b"}}
+	a.Set("nested", nested)
+	b.waitProps("B sees A's nested object", map[string]any{"topic": "hello", "nested": nested})
+	a.waitProps("A sees B's change", map[string]any{"count": 3.0})
+
+	late := startSOClient(t, url(ts, "chat/room1"), "chat")
+	late.waitProps("late joiner gets the state", map[string]any{"topic": "hello", "count": 3.0, "nested": nested})
+
+	a.Set("count", nil) // null removes
+	late.waitProps("remove propagates", map[string]any{"topic": "hello", "nested": nested})
+	a.waitProps("remove reaches the writer too", map[string]any{})
+	b.Clear()
+	late.waitProps("clear propagates", map[string]any{})
+	b.waitProps("clear reaches its sender", map[string]any{})
+
+	if p := other.Props(); len(p) != 0 {
+		t.Errorf("a client in /chat/room2 saw room1's state: %v", p)
+	}
+	if so := ts.Scopes.Lookup("/chat/room2").SharedObjects().Lookup("chat"); so == nil || len(so.Attributes()) != 0 {
+		t.Errorf("room2's object is not separate")
+	}
+}
+
+// soPeer is a raw shared-object client on scopecast's own wire layer, for AMF3
+// (type 16) frames and send, which rtmp-client does not implement.
+type soPeer struct {
+	c    *client.Conn
+	amf3 bool
+	mu   sync.Mutex
+	got  []sharedobject.Message
+}
+
+func dialSOPeer(t *testing.T, url string, amf3 bool) *soPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	enc := 0.0
+	if amf3 {
+		enc = 3
+	}
+	c, err := client.Dial(ctx, url, client.Options{ObjectEncoding: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &soPeer{c: c, amf3: amf3}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if m.TypeID == chunk.TypeSharedObjectAMF0 || m.TypeID == chunk.TypeSharedObjectAMF3 {
+				if amf3 != (m.TypeID == chunk.TypeSharedObjectAMF3) {
+					t.Errorf("AMF3=%v client got shared-object message type %d", amf3, m.TypeID)
+				}
+				if m.ChunkStreamID != 3 || m.StreamID != 0 {
+					t.Errorf("shared-object message on chunk stream %d, message stream %d; want 3, 0", m.ChunkStreamID, m.StreamID)
+				}
+				so, err := sharedobject.Decode(m.Payload, m.TypeID == chunk.TypeSharedObjectAMF3, amf.Limits{})
+				if err != nil {
+					t.Errorf("server sent an undecodable shared-object message: %v", err)
+					continue
+				}
+				p.mu.Lock()
+				p.got = append(p.got, so)
+				p.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return p
+}
+
+func (p *soPeer) write(t *testing.T, m *sharedobject.Message) {
+	t.Helper()
+	typ := chunk.TypeSharedObjectAMF0
+	if p.amf3 {
+		typ = chunk.TypeSharedObjectAMF3
+	}
+	payload, err := sharedobject.Append(nil, m, p.amf3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: typ, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// events returns every event of the messages received so far.
+func (p *soPeer) events() []sharedobject.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var evs []sharedobject.Event
+	for _, m := range p.got {
+		evs = append(evs, m.Events...)
+	}
+	return evs
+}
+
+func (p *soPeer) has(typ sharedobject.EventType, key string) bool {
+	for _, e := range p.events() {
+		if e.Type == typ && (key == "" || e.Key == key || len(e.Args) > 0 && e.Args[0] == key) {
+			return true
+		}
+	}
+	return false
+}
+
+// AMF3 (type 16) clients and AMF0 (type 19) clients share one object: each
+// gets its own encoding, the writer gets success, the others change, and send
+// reaches everyone including the sender.
+func TestSharedObjectsAMF3AndSend(t *testing.T) {
+	t.Parallel()
+	ts := startChatServer(t)
+	p3 := dialSOPeer(t, url(ts, "chat/mixed"), true)
+	p0 := dialSOPeer(t, url(ts, "chat/mixed"), false)
+	use := func(p *soPeer, flags uint32) {
+		p.write(t, &sharedobject.Message{Name: "board", Flags: flags, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	}
+	use(p3, 0)
+	use(p0, 16) // what real clients send for a transient object
+	for _, p := range []*soPeer{p3, p0} {
+		waitFor(t, 5*time.Second, "use success", func() bool { return p.has(sharedobject.EventUseSuccess, "") })
+	}
+	p3.write(t, &sharedobject.Message{Name: "board", Events: []sharedobject.Event{
+		{Type: sharedobject.EventRequestChange, Key: "shape", Value: amf.Obj("kind", "circle", "r", int32(5), "bytes", []byte{1, 2, 3})},
+	}})
+	waitFor(t, 5*time.Second, "AMF3 writer's success", func() bool { return p3.has(sharedobject.EventSuccess, "shape") })
+	waitFor(t, 5*time.Second, "AMF0 peer's change", func() bool { return p0.has(sharedobject.EventChange, "shape") })
+	for _, e := range p0.events() {
+		if e.Type == sharedobject.EventChange && e.Key == "shape" {
+			o, _ := e.Value.(*amf.Object)
+			if o == nil || o.GetString("kind") != "circle" {
+				t.Errorf("AMF0 peer got %#v", e.Value)
+			}
+		}
+	}
+	p0.write(t, &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{
+		{Type: sharedobject.EventSend, Args: []any{"onMessage", "hi from AMF0", 42.0}},
+	}})
+	for _, p := range []*soPeer{p3, p0} {
+		waitFor(t, 5*time.Second, "send reaches everyone, the sender too", func() bool { return p.has(sharedobject.EventSend, "onMessage") })
+	}
+}
+
+// Persistent objects survive a kill -9 of the server process and a restart:
+// every acknowledged change is there.
+func TestPersistentSharedObjectSurvivesKill(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "scopecast")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/scopecast").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	start := func() (*exec.Cmd, string) {
+		t.Helper()
+		cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-data", data, "-log-format", "json")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		addrc := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				var line struct{ Msg, RTMP string }
+				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "scopecast listening" {
+					addrc <- line.RTMP
+				}
+			}
+		}()
+		select {
+		case addr := <-addrc:
+			return cmd, addr
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("server did not start")
+			return nil, ""
+		}
+	}
+	cmd, addr := start()
+	p := dialSOPeer(t, "rtmp://"+addr+"/chat/vault", false)
+	p.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	const n = 50
+	for i := range n {
+		p.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{
+			{Type: sharedobject.EventRequestChange, Key: fmt.Sprintf("k%02d", i), Value: float64(i)},
+		}})
+	}
+	// Every change acknowledged (success) before the kill must survive it.
+	waitFor(t, 10*time.Second, "all successes", func() bool {
+		k := 0
+		for _, e := range p.events() {
+			if e.Type == sharedobject.EventSuccess {
+				k++
+			}
+		}
+		return k == n
+	})
+	cmd.Process.Kill() // SIGKILL: no shutdown, no flush
+	cmd.Wait()
+
+	cmd2, addr2 := start()
+	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
+	q := dialSOPeer(t, "rtmp://"+addr2+"/chat/vault", false)
+	q.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	waitFor(t, 10*time.Second, "state after restart", func() bool {
+		k := 0
+		for _, e := range q.events() {
+			if e.Type == sharedobject.EventChange {
+				k++
+			}
+		}
+		return k == n
+	})
+}
+
+// Hostile shared-object frames close that connection only; the object, its
+// other subscribers and its state are unharmed.
+func TestHostileSharedObjectFrames(t *testing.T) {
+	t.Parallel()
+	ts := startChatServer(t)
+	good := startSOClient(t, url(ts, "chat/safe"), "chat")
+	watcher := startSOClient(t, url(ts, "chat/safe"), "chat")
+	good.Set("keep", "me")
+	watcher.waitProps("state", map[string]any{"keep": "me"})
+
+	frames := map[string][]byte{
+		"event length past the end": {0, 4, 'c', 'h', 'a', 't', 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 0, 1, 0},
+		"unknown event type":        {0, 4, 'c', 'h', 'a', 't', 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 99, 0, 0, 0, 0},
+		"huge name":                 append([]byte{0xff, 0xff}, make([]byte, 100)...),
+		"deep value": func() []byte {
+			body := []byte{0, 1, 'k'}
+			for range 200 {
+				body = append(body, 0x0a, 0, 0, 0, 1) // strict arrays, 200 deep
+			}
+			body = append(body, 0x05)
+			m := []byte{0, 4, 'c', 'h', 'a', 't', 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3}
+			m = append(m, byte(len(body)>>24), byte(len(body)>>16), byte(len(body)>>8), byte(len(body)))
+			return append(m, body...)
+		}(),
+	}
+	before := ts.Srv.Stats().Protocol.Load()
+	for name, frame := range frames {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := client.Dial(ctx, url(ts, "chat/safe"), client.Options{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: frame})
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		for {
+			if _, err := c.ReadMessage(); err != nil {
+				var ne interface{ Timeout() bool }
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Errorf("%s: the connection was not closed", name)
+				}
+				break
+			}
+		}
+		c.Close()
+	}
+	if got := ts.Srv.Stats().Protocol.Load() - before; got != uint64(len(frames)) {
+		t.Errorf("%d protocol errors counted for %d hostile frames", got, len(frames))
+	}
+	good.Set("after", true)
+	watcher.waitProps("the object still works", map[string]any{"keep": "me", "after": true})
+}
