@@ -83,7 +83,7 @@ func TestRunServesAndStops(t *testing.T) {
 	for name, want := range map[string]float64{
 		"scopecast_rtmp_connections":                1,
 		"scopecast_rtmp_connections_accepted_total": 1,
-		"scopecast_scopes":                          2, // /live and /live/room9
+		"scopecast_scopes":                          3, // /chat, /live and /live/room9
 	} {
 		f := fams[name]
 		if f == nil || len(f.Metric) != 1 {
@@ -110,7 +110,7 @@ func TestRunServesAndStops(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{{"-log-format", "xml"}, {"-log-level", "loud"}, {"extra"}, {"-rtmp", "256.0.0.1:1"}} {
-		err := run(context.Background(), append(args, "-http", "", "-admin", ""), io.Discard, nil)
+		err := run(context.Background(), append(args, "-http", "", "-admin", "", "-data", t.TempDir()), io.Discard, nil)
 		if err == nil {
 			t.Errorf("run %v: no error", args)
 		}
