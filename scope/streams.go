@@ -14,10 +14,11 @@ type streamEntry struct {
 	st      *stream.Stream
 	pub     Conn // the publisher, or nil
 	subs    map[*stream.Subscriber]struct{}
+	pins    int    // PublishPrepared calls between the hook and stream.Publish
 	release func() // the stream's hold on the scope
 }
 
-func (e *streamEntry) empty() bool { return e.pub == nil && len(e.subs) == 0 }
+func (e *streamEntry) empty() bool { return e.pub == nil && len(e.subs) == 0 && e.pins == 0 }
 
 // entryLocked returns the entry for name, creating the stream (and holding the scope) if
 // missing. s.smu held.
@@ -62,6 +63,18 @@ var validModes = map[string]bool{"live": true, "record": true, "append": true}
 // name meanwhile, the Unpublish hook undoes the Publish hook and the error wraps
 // ErrBadName. The stream is created if missing.
 func (s *Scope) Publish(c Conn, name, mode string) (*stream.Stream, error) {
+	return s.PublishPrepared(c, name, mode, nil)
+}
+
+// PublishPrepared is Publish with a step between the Publish hook and stream.Publish:
+// prepare (if not nil) is called with the stream, created if missing, once the hook has
+// accepted, without any lock of this package held; the stream stays in the scope
+// meanwhile. This is where a recorder subscribes so that it sees the publisher's first
+// packets. An error from prepare abandons the publish (the Unpublish hook undoes the
+// Publish hook) and is returned as is. If stream.Publish then fails (another connection
+// won the race for the name, or the scope is going away), the error is returned as by
+// Publish and the caller must undo what prepare did.
+func (s *Scope) PublishPrepared(c Conn, name, mode string, prepare func(*stream.Stream) error) (*stream.Stream, error) {
 	base, err := CheckName(name)
 	if err != nil {
 		return nil, err
@@ -86,6 +99,17 @@ func (s *Scope) Publish(c Conn, name, mode string) (*stream.Stream, error) {
 
 	s.smu.Lock()
 	e, err := s.entryLocked(base)
+	if err == nil && prepare != nil {
+		e.pins++
+		s.smu.Unlock()
+		perr := prepare(e.st)
+		s.smu.Lock()
+		e.pins--
+		if perr != nil {
+			s.dropIfEmptyLocked(e)
+			err = perr
+		}
+	}
 	if err == nil {
 		if perr := e.st.Publish(c); perr != nil {
 			s.dropIfEmptyLocked(e)
@@ -156,6 +180,24 @@ func (s *Scope) Subscribe(c Conn, name string, notify chan<- struct{}) (*stream.
 	e.subs[sub] = struct{}{}
 	s.smu.Unlock()
 	return e.st, sub, nil
+}
+
+// AuthorizePlay calls the Play hook for a play that does not subscribe to a live stream
+// of the scope, such as the playback of a recording: the hook sees name as given, query
+// included, and its error is returned as is. A successful AuthorizePlay is ended with
+// PlayStopped.
+func (s *Scope) AuthorizePlay(c Conn, name string) error {
+	if _, err := CheckName(name); err != nil {
+		return err
+	}
+	h := s.handler
+	return s.g.hook(s, "Play", func() error { return h.Play(c, s, name) })
+}
+
+// PlayStopped calls the StopPlay hook for a play authorized with AuthorizePlay; name is
+// without query.
+func (s *Scope) PlayStopped(c Conn, name string) {
+	s.g.hook(s, "StopPlay", func() error { s.handler.StopPlay(c, s, name); return nil })
 }
 
 // Unsubscribe removes sub from st and calls the StopPlay hook; the stream is removed when
