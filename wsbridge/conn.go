@@ -1,0 +1,574 @@
+package wsbridge
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/scopecast/scopecast/rtmp/amf"
+	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/sharedobject"
+)
+
+// outItem is one entry of a connection's output queue: a delivery to render
+// for this connection, frames shared with other connections, or one frame of
+// its own.
+type outItem struct {
+	d      *sharedobject.Delivery
+	shared []*websocket.PreparedMessage
+	own    []byte
+}
+
+// conn is one WebSocket client: a scope.Conn and a sharedobject.Subscriber.
+// The goroutine of ServeHTTP reads; one writer goroutine owns the writes.
+type conn struct {
+	h      *Handler
+	ws     *websocket.Conn
+	id     string
+	remote string
+	name   string
+	log    *slog.Logger
+
+	out        chan outItem
+	done       chan struct{} // closed by Close
+	readerDone chan struct{} // closed when the read loop ended
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeCode  int
+	closeText  string
+	closeErr   error
+
+	chatSeq atomic.Uint64
+
+	// tokens of the rate limiter; used by the read loop only.
+	tokens float64
+	last   time.Time
+}
+
+func newConn(h *Handler, ws *websocket.Conn, r *http.Request) *conn {
+	id := "ws" + strconv.FormatUint(nextID.Add(1), 10)
+	c := &conn{
+		h:          h,
+		ws:         ws,
+		id:         id,
+		remote:     r.RemoteAddr,
+		out:        make(chan outItem, orDefault(h.QueueSize, DefaultQueueSize)),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		tokens:     float64(orDefault(h.Burst, DefaultBurst)),
+		last:       time.Now(),
+	}
+	c.name = cleanName(r.URL.Query().Get("name"))
+	if c.name == "" {
+		c.name = id
+	}
+	c.log = h.logger().With("conn", id, "remote", c.remote, "scope", "/"+strings.Trim(r.URL.Path, "/"))
+	return c
+}
+
+// ID implements scope.Conn and sharedobject.Subscriber.
+func (c *conn) ID() string { return c.id }
+
+// Protocol implements scope.Conn.
+func (c *conn) Protocol() string { return "ws" }
+
+// RemoteAddr implements scope.Conn.
+func (c *conn) RemoteAddr() string { return c.remote }
+
+// AMF3 implements sharedobject.Subscriber (unused: deliveries become JSON).
+func (c *conn) AMF3() bool { return false }
+
+// Close implements scope.Conn: the writer sends a close frame for reason (see
+// CloseCode) and the connection ends. It returns at once.
+func (c *conn) Close(reason error) {
+	code, text := CloseCode(reason)
+	c.closeWith(code, text, reason)
+}
+
+func (c *conn) closeWith(code int, text string, reason error) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeText, c.closeErr = code, truncate(text, 120), reason
+		close(c.done)
+	})
+}
+
+func (c *conn) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Deliver implements sharedobject.Subscriber: it queues d without blocking. A
+// client whose queue is full is disconnected (and the object drops it).
+func (c *conn) Deliver(d *sharedobject.Delivery) error {
+	it := outItem{d: d}
+	if !needsOwn(d, c.id) {
+		it = outItem{shared: c.h.memo.frames(d)}
+		if len(it.shared) == 0 {
+			return nil
+		}
+	}
+	select {
+	case <-c.done:
+		return net.ErrClosed
+	default:
+	}
+	select {
+	case c.out <- it:
+		return nil
+	default:
+		c.Close(ErrQueueFull)
+		return ErrQueueFull
+	}
+}
+
+// send queues a frame of this connection's own; a full queue closes it.
+func (c *conn) send(frame []byte) {
+	select {
+	case c.out <- outItem{own: frame}:
+	default:
+		c.Close(ErrQueueFull)
+	}
+}
+
+func (c *conn) sendError(code string, err error) {
+	b := append([]byte(nil), `{"type":"error","code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, truncate(err.Error(), 200))
+	c.send(append(b, '}'))
+}
+
+// serve runs the connection: connect to the scope, join the shared object,
+// read frames until the end, then leave.
+func (c *conn) serve(u *url.URL) {
+	h := c.h
+	go c.writeLoop()
+	defer func() {
+		close(c.readerDone)
+		<-c.writerDone
+		c.ws.Close()
+	}()
+
+	q := u.Query()
+	soName := q.Get("so")
+	if soName == "" {
+		soName = DefaultSO
+	}
+	if err := checkSOName(soName); err != nil {
+		c.Close(err)
+		c.drainReads()
+		return
+	}
+	s, err := h.Scopes.Connect(c, u.Path, connectParams(q))
+	if err != nil {
+		code, text := CloseCode(err)
+		if code == 4000 { // a hook's plain error is a refusal too
+			code, text = 4403, "rejected: "+err.Error()
+		}
+		c.log.Info("websocket connect refused", "err", err)
+		c.closeWith(code, text, err)
+		c.drainReads()
+		return
+	}
+	c.log = c.log.With("scope", s.Path())
+	defer h.Scopes.Disconnect(c, s)
+	objs := s.SharedObjects()
+	defer objs.Unsubscribe(c)
+
+	b := append([]byte(nil), `{"type":"welcome","id":`...)
+	b = appendString(b, c.id)
+	b = append(b, `,"name":`...)
+	b = appendString(b, c.name)
+	b = append(b, `,"scope":`...)
+	b = appendString(b, s.Path())
+	b = append(b, `,"so":`...)
+	b = appendString(b, soName)
+	c.send(append(b, '}'))
+
+	if err := objs.Apply(c, &sharedobject.Message{Name: soName, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}}); err != nil {
+		c.log.Info("websocket shared object refused", "so", soName, "err", err)
+		c.Close(err)
+		c.drainReads()
+		return
+	}
+	c.log.Debug("websocket connected", "so", soName)
+	c.readLoop(objs, soName)
+	c.log.Debug("websocket closed", "code", c.closeCode, "reason", c.closeText, "err", c.closeErr)
+}
+
+// drainReads reads (and ignores) frames until the peer closes or the writer
+// closes the socket, so that the client's close frame is read.
+func (c *conn) drainReads() {
+	for {
+		if _, _, err := c.ws.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+func (c *conn) readLoop(objs *sharedobject.Container, soName string) {
+	h := c.h
+	c.ws.SetReadLimit(orDefault(h.MaxMessageSize, DefaultMaxMessageSize))
+	readTimeout := orDefault(h.ReadTimeout, DefaultReadTimeout)
+	c.ws.SetReadDeadline(time.Now().Add(readTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		c.ws.SetReadDeadline(time.Now().Add(readTimeout))
+		return nil
+	})
+	rate, burst := orDefault(h.Rate, DefaultRate), float64(orDefault(h.Burst, DefaultBurst))
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			var ne net.Error
+			switch {
+			case errors.As(err, &ce):
+				c.Close(nil)
+			case errors.Is(err, websocket.ErrReadLimit):
+				c.Close(fmt.Errorf("%w: over %d bytes", ErrTooBig, orDefault(h.MaxMessageSize, DefaultMaxMessageSize)))
+			case errors.As(err, &ne) && ne.Timeout():
+				c.Close(ErrTimeout)
+			default:
+				c.Close(err)
+			}
+			return
+		}
+		if c.closing() {
+			continue // wait for the client's close frame; apply nothing more
+		}
+		now := time.Now()
+		c.ws.SetReadDeadline(now.Add(readTimeout))
+		c.tokens = min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
+		c.last = now
+		if c.tokens < 1 {
+			c.log.Info("websocket client over its rate limit")
+			c.Close(ErrRateLimit)
+			continue
+		}
+		c.tokens--
+		if typ != websocket.TextMessage {
+			c.Close(ErrBinary)
+			continue
+		}
+		req, err := Decode(data)
+		if err != nil {
+			if errors.Is(err, ErrInvalidJSON) {
+				c.Close(err)
+			} else {
+				c.sendError("bad_request", err)
+			}
+			continue
+		}
+		c.apply(objs, soName, &req)
+	}
+}
+
+// apply turns a request into a shared-object message from this connection,
+// applied like an RTMP client's (so the container's access hooks apply).
+func (c *conn) apply(objs *sharedobject.Container, soName string, r *Request) {
+	var ev sharedobject.Event
+	switch r.Op {
+	case OpSet:
+		ev = sharedobject.Event{Type: sharedobject.EventRequestChange, Key: r.Key, Value: r.Value}
+	case OpRemove:
+		ev = sharedobject.Event{Type: sharedobject.EventRequestRemove, Key: r.Key}
+	case OpClear:
+		ev = sharedobject.Event{Type: sharedobject.EventRequestClear}
+	case OpSend:
+		ev = sharedobject.Event{Type: sharedobject.EventSend, Args: append([]any{r.Handler}, r.Args...)}
+	case OpChat:
+		seq := c.chatSeq.Add(1)
+		ev = sharedobject.Event{Type: sharedobject.EventRequestChange, Key: ChatKey, Value: amf.Obj(
+			"id", c.id+"-"+strconv.FormatUint(seq, 10),
+			"from", c.name,
+			"text", r.Text,
+			"time", float64(time.Now().UnixMilli()),
+		)}
+	}
+	err := objs.Apply(c, &sharedobject.Message{Name: soName, Events: []sharedobject.Event{ev}})
+	switch {
+	case err == nil:
+	case errors.Is(err, sharedobject.ErrNoWriteAccess):
+		// The refusal reached the client as a status (an error frame) in order.
+	case errors.Is(err, sharedobject.ErrNotSubscribed), errors.Is(err, sharedobject.ErrNotFound):
+		c.Close(err) // dropped (its queue was full): it is closing
+	case errors.Is(err, sharedobject.ErrClosed):
+		c.Close(scope.ErrShutdown)
+	case errors.Is(err, sharedobject.ErrHandler):
+		c.sendError("refused", err)
+	case errors.Is(err, sharedobject.ErrBadKey), errors.Is(err, sharedobject.ErrBadValue):
+		c.sendError("bad_value", err)
+	default:
+		c.log.Warn("websocket request failed", "op", r.Op, "err", err)
+		c.sendError("internal", err)
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	h := c.h
+	writeTimeout := orDefault(h.WriteTimeout, DefaultWriteTimeout)
+	ping := time.NewTicker(orDefault(h.PingInterval, DefaultPingInterval))
+	defer ping.Stop()
+	for {
+		select {
+		case it := <-c.out:
+			c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.write(it); err != nil {
+				c.Close(err)
+				c.finish(false)
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				c.Close(err)
+				c.finish(false)
+				return
+			}
+		case <-c.done:
+			c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+			return
+		}
+	}
+}
+
+// finish ends the connection from the writer: the frames already queued (when
+// flush is set, within one write timeout), the close frame, then a short wait
+// for the client's close frame before the socket closes.
+func (c *conn) finish(flush bool) {
+	h := c.h
+	closeTimeout := orDefault(h.CloseTimeout, DefaultCloseTimeout)
+	if flush {
+		c.ws.SetWriteDeadline(time.Now().Add(closeTimeout))
+	drain:
+		for range len(c.out) {
+			select {
+			case it := <-c.out:
+				if c.write(it) != nil {
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	if c.closeCode == websocket.CloseMessageTooBig {
+		msg = nil // gorilla's reader already sent its close frame
+	}
+	if msg != nil {
+		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeTimeout))
+	}
+	t := time.NewTimer(closeTimeout)
+	select {
+	case <-c.readerDone:
+	case <-t.C:
+	}
+	t.Stop()
+	c.ws.NetConn().Close()
+}
+
+func (c *conn) write(it outItem) error {
+	switch {
+	case it.own != nil:
+		return c.ws.WriteMessage(websocket.TextMessage, it.own)
+	case it.shared != nil:
+		for _, pm := range it.shared {
+			if err := c.ws.WritePreparedMessage(pm); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		for _, f := range renderFor(it.d, c.id) {
+			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// needsOwn reports whether d must be rendered for id alone: id caused some of
+// its events (it gets acknowledgements), or d is id's join (use success).
+func needsOwn(d *sharedobject.Delivery, id string) bool {
+	for _, e := range d.Events() {
+		if string(e.Origin) == id || e.Type == sharedobject.EventUseSuccess {
+			return true
+		}
+	}
+	return false
+}
+
+// renderFor renders d as the subscriber id sees it: one JSON frame per event;
+// its own events become acknowledgements, a join becomes one snapshot frame.
+// id "" renders the frames of every subscriber that caused none of d's events.
+func renderFor(d *sharedobject.Delivery, id string) [][]byte {
+	evs := d.Events()
+	var frames [][]byte
+	version := d.Version()
+	if len(evs) > 0 && evs[0].Type == sharedobject.EventUseSuccess {
+		b := append([]byte(nil), `{"type":"snapshot","so":`...)
+		b = appendString(b, d.Name())
+		b = append(b, `,"persistent":`...)
+		b = strconv.AppendBool(b, d.Persistent())
+		b = append(b, `,"version":`...)
+		b = strconv.AppendUint(b, uint64(version), 10)
+		b = append(b, `,"data":{`...)
+		n := 0
+		for _, e := range evs[1:] {
+			if e.Type != sharedobject.EventChange {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = appendString(b, e.Key)
+			b = append(b, ':')
+			b = AppendJSON(b, e.Value)
+		}
+		return [][]byte{append(b, "}}"...)}
+	}
+	for _, e := range evs {
+		mine := id != "" && string(e.Origin) == id
+		var b []byte
+		switch {
+		case mine && (e.Type == sharedobject.EventChange || e.Type == sharedobject.EventSuccess):
+			b = appendAck(b, "set", "key", e.Key)
+		case mine && e.Type == sharedobject.EventRemove:
+			b = appendAck(b, "remove", "key", e.Key)
+		case mine && e.Type == sharedobject.EventClear:
+			b = appendAck(b, "clear", "", "")
+		case mine && e.Type == sharedobject.EventSend:
+			h, _ := firstString(e.Args)
+			b = appendAck(b, "send", "handler", h)
+		case mine && e.Type == sharedobject.EventStatus:
+			b = append(b, `{"type":"error","code":`...)
+			b = appendString(b, statusCode(e.Code))
+			b = append(b, `,"status":`...)
+			b = appendString(b, e.Code)
+			b = append(b, `,"message":`...)
+			b = appendString(b, e.Level+": "+e.Code)
+		case mine:
+			continue
+		case e.Type == sharedobject.EventChange:
+			b = append(b, `{"type":"change","key":`...)
+			b = appendString(b, e.Key)
+			b = append(b, `,"value":`...)
+			b = AppendJSON(b, e.Value)
+		case e.Type == sharedobject.EventRemove:
+			b = append(b, `{"type":"remove","key":`...)
+			b = appendString(b, e.Key)
+		case e.Type == sharedobject.EventClear:
+			b = append(b, `{"type":"clear"`...)
+		case e.Type == sharedobject.EventSend:
+			h, _ := firstString(e.Args)
+			b = append(b, `{"type":"message","handler":`...)
+			b = appendString(b, h)
+			b = append(b, `,"args":`...)
+			var args []any
+			if len(e.Args) > 0 {
+				args = e.Args[1:]
+			}
+			b = AppendJSON(b, args)
+		default: // success and status of others, use success: not for us
+			continue
+		}
+		if !mine {
+			b = append(b, `,"origin":`...)
+			b = appendString(b, string(e.Origin))
+		}
+		b = append(b, `,"version":`...)
+		b = strconv.AppendUint(b, uint64(version), 10)
+		frames = append(frames, append(b, '}'))
+	}
+	return frames
+}
+
+func appendAck(b []byte, op, field, value string) []byte {
+	b = append(b, `{"type":"ack","op":"`...)
+	b = append(b, op...)
+	b = append(b, '"')
+	if field != "" {
+		b = append(b, `,"`...)
+		b = append(b, field...)
+		b = append(b, `":`...)
+		b = appendString(b, value)
+	}
+	return b
+}
+
+func firstString(args []any) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	s, ok := args[0].(string)
+	return s, ok
+}
+
+// statusCode maps a shared-object status to an error frame code.
+func statusCode(status string) string {
+	switch status {
+	case sharedobject.StatusNoReadAccess:
+		return "no_read_access"
+	case sharedobject.StatusNoWriteAccess:
+		return "no_write_access"
+	case sharedobject.StatusBadPersistence:
+		return "bad_persistence"
+	}
+	return "refused"
+}
+
+// memoCache keeps the rendered frames of recent deliveries for the subscribers
+// that caused none of their events, so that a delivery is encoded once however
+// many WebSocket clients receive it. The object delivers a batch to all its
+// subscribers one after the other, so a few slots suffice; a miss only costs
+// an encoding.
+type memoCache struct {
+	seed  maphash.Seed
+	once  sync.Once
+	slots [64]memoSlot
+}
+
+type memoSlot struct {
+	mu     sync.Mutex
+	d      *sharedobject.Delivery
+	frames []*websocket.PreparedMessage
+}
+
+func (m *memoCache) frames(d *sharedobject.Delivery) []*websocket.PreparedMessage {
+	m.once.Do(func() { m.seed = maphash.MakeSeed() })
+	s := &m.slots[maphash.Comparable(m.seed, d)%uint64(len(m.slots))]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.d != d {
+		raw := renderFor(d, "")
+		pms := make([]*websocket.PreparedMessage, 0, len(raw))
+		for _, f := range raw {
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, f)
+			if err != nil { // only for invalid message types: a programmer error
+				panic(err)
+			}
+			pms = append(pms, pm)
+		}
+		s.d, s.frames = d, pms
+	}
+	return s.frames
+}

@@ -1,0 +1,333 @@
+package wsbridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/scopecast/scopecast/rtmp/amf"
+	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/sharedobject"
+)
+
+// Defaults of the Handler's options.
+const (
+	DefaultSO             = "chat"
+	DefaultMaxMessageSize = 16 << 10
+	DefaultRate           = 20 // frames per second
+	DefaultBurst          = 40
+	DefaultQueueSize      = 256
+	DefaultPingInterval   = 20 * time.Second
+	DefaultReadTimeout    = 45 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultCloseTimeout   = time.Second
+	// Subprotocol is the WebSocket subprotocol the handler accepts (Red5's chat demo).
+	Subprotocol = "chat"
+	// ChatKey is the property chat messages are written to (as Red5 does).
+	ChatKey = "message"
+	// MaxNameLen bounds the user name taken from the name query parameter (runes).
+	MaxNameLen = 64
+)
+
+// Handler is the WebSocket bridge: an http.Handler that upgrades
+// ws://host/<app>/<room…>?so=<name> to a connection into that scope (see the
+// package documentation), and hands plain GET requests to Page.
+//
+// Scopes is required; the other fields are optional. Set the fields before the
+// first request and do not change them afterwards.
+type Handler struct {
+	// Scopes is the scope tree the connections join (required).
+	Scopes *scope.Global
+	// Page serves requests that are not WebSocket upgrades (e.g. the chat page);
+	// nil answers them 426 Upgrade Required.
+	Page http.Handler
+	// AllowedOrigins lists the browser origins allowed besides the request's own
+	// host: full origins ("https://example.com") or hosts ("example.com",
+	// "example.com:8443"); "*" allows every origin. nil allows localhost,
+	// 127.0.0.1 and [::1] on any port. Requests without an Origin header (not
+	// from a browser) are allowed.
+	AllowedOrigins []string
+	// MaxMessageSize bounds a client frame in bytes (default 16 KiB); a larger
+	// frame closes the connection with 1009.
+	MaxMessageSize int64
+	// Rate and Burst configure each client's token bucket: Rate frames per
+	// second on average, Burst at once (defaults 20 and 40). A client that
+	// exceeds it is closed with 4429.
+	Rate  float64
+	Burst int
+	// QueueSize bounds each client's output queue in deliveries (default 256);
+	// a client whose queue is full is disconnected (4408), never waited for.
+	QueueSize int
+	// PingInterval is how often the server pings (default 20 s); ReadTimeout
+	// closes a client that sent no frame nor pong for that long (default 45 s);
+	// WriteTimeout bounds one write (default 10 s); CloseTimeout is how long
+	// the server waits for the client's close frame after its own (default 1 s).
+	PingInterval time.Duration
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	CloseTimeout time.Duration
+	// Logger receives connection events with "conn", "scope" and "remote"
+	// attributes; nil means slog.Default().
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	upgrader websocket.Upgrader
+	memo     memoCache
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup
+}
+
+var nextID atomic.Uint64
+
+var writePool sync.Pool
+
+func (h *Handler) init() {
+	h.initOnce.Do(func() {
+		h.upgrader = websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  4096,
+			WriteBufferPool:  &writePool,
+			Subprotocols:     []string{Subprotocol},
+			CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
+		}
+		h.conns = make(map[*conn]struct{})
+	})
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.init()
+	if !websocket.IsWebSocketUpgrade(r) {
+		if h.Page != nil {
+			h.Page.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "this is a WebSocket endpoint", http.StatusUpgradeRequired)
+		return
+	}
+	if !h.OriginAllowed(r) {
+		h.logger().Info("websocket origin refused", "origin", r.Header.Get("Origin"), "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, ErrBadOrigin.Error(), http.StatusForbidden)
+		return
+	}
+	if h.Scopes == nil {
+		panic("wsbridge: Handler.Scopes is nil")
+	}
+	h.mu.Lock()
+	if h.shutdown {
+		h.mu.Unlock()
+		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the client
+	}
+	c := newConn(h, ws, r)
+	h.mu.Lock()
+	if h.shutdown {
+		h.mu.Unlock()
+		c.Close(scope.ErrShutdown)
+	} else {
+		h.conns[c] = struct{}{}
+		h.mu.Unlock()
+	}
+	c.serve(r.URL)
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+}
+
+// OriginAllowed reports whether r's Origin header is allowed (see AllowedOrigins).
+func (h *Handler) OriginAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if h.AllowedOrigins == nil {
+		switch u.Hostname() {
+		case "localhost", "127.0.0.1", "::1":
+			return true
+		}
+		return false
+	}
+	for _, a := range h.AllowedOrigins {
+		switch {
+		case a == "*":
+			return true
+		case strings.Contains(a, "://"):
+			if strings.EqualFold(strings.TrimSuffix(a, "/"), o) {
+				return true
+			}
+		case strings.EqualFold(a, u.Host):
+			return true
+		}
+	}
+	return false
+}
+
+// Conns returns the number of open WebSocket connections.
+func (h *Handler) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Shutdown refuses new connections, closes the open ones (1001) and waits
+// until their goroutines have finished or ctx is done. scope.Global.Shutdown
+// also closes them (they are scope connections); call Shutdown to wait for
+// their goroutines.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.init()
+	h.mu.Lock()
+	h.shutdown = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.Close(scope.ErrShutdown)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// connectParams turns the query parameters (but so) into the connect
+// parameters the application's Connect hook sees: one *amf.Object with the
+// first value of each parameter, keys sorted; nil without parameters.
+func connectParams(q url.Values) []any {
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range q {
+			if k != "so" && !yield(k) {
+				return
+			}
+		}
+	})
+	if len(keys) == 0 {
+		return nil
+	}
+	o := &amf.Object{}
+	for _, k := range keys {
+		o.Set(k, q.Get(k))
+	}
+	return []any{o}
+}
+
+// cleanName makes a display name from the name query parameter: control
+// characters dropped, at most MaxNameLen runes.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n > MaxNameLen {
+		s = string([]rune(s)[:MaxNameLen])
+	}
+	return s
+}
+
+// checkSOName validates a shared-object name from the so parameter.
+func checkSOName(name string) error {
+	if name == "" || len(name) > sharedobject.MaxNameLen || !utf8.ValidString(name) {
+		return ErrBadSOName
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return ErrBadSOName
+		}
+	}
+	return nil
+}
+
+// CloseCode returns the WebSocket close code and reason text for the error a
+// connection is closed with (nil: a normal close).
+func CloseCode(err error) (int, string) {
+	var rej *scope.RejectError
+	switch {
+	case err == nil:
+		return websocket.CloseNormalClosure, ""
+	case errors.As(err, &rej):
+		return 4403, "rejected: " + rej.Reason
+	case errors.Is(err, scope.ErrInvalidApp):
+		return 4404, "unknown application"
+	case errors.Is(err, scope.ErrBadPath):
+		return 4400, "bad scope path"
+	case errors.Is(err, ErrBadSOName):
+		return 4400, "bad shared object name"
+	case errors.Is(err, sharedobject.ErrNoReadAccess):
+		return 4403, "no read access to the shared object"
+	case errors.Is(err, sharedobject.ErrBadPersistence):
+		return 4409, "shared object is persistent"
+	case errors.Is(err, scope.ErrShutdown), errors.Is(err, ErrShuttingDown):
+		return websocket.CloseGoingAway, "server shutting down"
+	case errors.Is(err, ErrInvalidJSON):
+		return websocket.CloseInvalidFramePayloadData, "invalid JSON"
+	case errors.Is(err, ErrBinary):
+		return websocket.CloseUnsupportedData, "binary frames not supported"
+	case errors.Is(err, ErrTooBig):
+		return websocket.CloseMessageTooBig, "frame too big"
+	case errors.Is(err, ErrRateLimit):
+		return 4429, "rate limit exceeded"
+	case errors.Is(err, ErrQueueFull):
+		return 4408, "too slow: output queue full"
+	case errors.Is(err, ErrTimeout):
+		return 4408, "timed out"
+	case errors.Is(err, scope.ErrPanic):
+		return websocket.CloseInternalServerErr, "internal error"
+	}
+	return 4000, err.Error()
+}
