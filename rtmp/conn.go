@@ -21,6 +21,7 @@ import (
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
+	"github.com/scopecast/scopecast/stream/flv"
 )
 
 // Chunk stream ids used toward clients: all below 64, commands on 3 and
@@ -104,6 +105,7 @@ type netStream struct {
 	pub     *stream.Stream
 	pubName string
 	play    *playSub
+	vod     *vodPlay // the play is of a recording
 }
 
 type callResult struct {
@@ -492,7 +494,13 @@ func (c *Conn) onCommand(m chunk.Message) error {
 	case "pause", "pauseRaw":
 		c.onPause(msid, &cmd)
 	case "seek":
-		c.sendStatus(msid, statusObject("error", codeSeekFailed, "Seeking is not possible in a live stream."))
+		ns := c.streams[msid]
+		ms, ok := cmd.NumberArg(0)
+		if ns == nil || ns.vod == nil || !ok {
+			c.sendStatus(msid, statusObject("error", codeSeekFailed, "Seeking is not possible in a live stream."))
+			break
+		}
+		c.seekRecording(ns, ms)
 	case "receiveAudio", "receiveVideo":
 		if ns := c.streams[msid]; ns != nil && ns.play != nil {
 			on, _ := cmd.BoolArg(0)
@@ -503,7 +511,8 @@ func (c *Conn) onCommand(m chunk.Message) error {
 			c.enqueue(outItem{op: op, sub: ns.play, flag: on})
 		}
 	case "getStreamLength":
-		c.sendCommand(0, "_result", cmd.TxID, nil, 0.0)
+		raw, _ := cmd.StringArg(0)
+		c.sendCommand(0, "_result", cmd.TxID, nil, c.streamLength(raw))
 	case "_result", "_error":
 		c.resolveCall(&cmd)
 	default:
@@ -597,8 +606,33 @@ func (c *Conn) onPublish(msid uint32, cmd *message.Command) {
 	if mode == "" {
 		mode = "live"
 	}
-	st, err := c.scope.Publish(c, raw, mode)
+	// record and append: the recorder subscribes between the Publish hook and
+	// stream.Publish, so that it sees the first keyframe and the headers.
+	recordMode := mode == "record" || mode == "append"
+	var (
+		rec     *recording
+		recErr  error
+		prepare func(*stream.Stream) error
+	)
+	if recordMode {
+		if c.srv.StreamsDir != "" {
+			if _, err := flv.SafePath(c.srv.StreamsDir, c.scope.Path(), name); err != nil {
+				c.log.Info("publish refused", "stream", name, "mode", mode, "err", err)
+				c.sendStatus(msid, publishFailure(name, fmt.Errorf("%w: %w", scope.ErrBadName, err)))
+				return
+			}
+		}
+		prepare = func(st *stream.Stream) error {
+			rec, recErr = c.srv.startRecording(st, c.scope, name, mode == "append", c, msid)
+			return nil
+		}
+	}
+	st, err := c.scope.PublishPrepared(c, raw, mode, prepare)
 	if err != nil {
+		if rec != nil {
+			c.srv.stopRecording(rec, false)
+			close(rec.announced)
+		}
 		c.log.Info("publish refused", "stream", name, "err", err)
 		c.sendStatus(msid, publishFailure(name, err))
 		return
@@ -609,6 +643,15 @@ func (c *Conn) onPublish(msid uint32, cmd *message.Command) {
 	info := statusObject("status", codePublishStart, name+" is now published.")
 	info.Set("details", name)
 	c.sendStatus(msid, info)
+	switch {
+	case rec != nil:
+		c.log.Info("recording started", "stream", name, "file", rec.rec.Path(), "append", mode == "append")
+		c.sendStatus(msid, recordStatus(codeRecordStart, name))
+		close(rec.announced)
+	case recordMode:
+		c.log.Warn("recording refused, publishing live", "stream", name, "err", recErr)
+		c.sendStatus(msid, recordFailure(name, recErr))
+	}
 }
 
 func (c *Conn) onPlay(msid uint32, cmd *message.Command) {
@@ -617,11 +660,12 @@ func (c *Conn) onPlay(msid uint32, cmd *message.Command) {
 	if !ok {
 		start = -2000
 	}
+	length, _ := cmd.NumberArg(2)
 	reset := true
 	if b, ok := cmd.BoolArg(3); ok {
 		reset = b
 	}
-	c.startPlay(msid, raw, start, reset)
+	c.startPlay(msid, raw, start, length, reset)
 }
 
 func (c *Conn) onPlay2(msid uint32, cmd *message.Command) {
@@ -634,10 +678,17 @@ func (c *Conn) onPlay2(msid uint32, cmd *message.Command) {
 	if !ok {
 		start = -2000
 	}
-	c.startPlay(msid, o.GetString("streamName"), start, o.GetString("transition") != "append")
+	length, _ := o.GetNumber("len")
+	c.startPlay(msid, o.GetString("streamName"), start, length, o.GetString("transition") != "append")
 }
 
-func (c *Conn) startPlay(msid uint32, raw string, start float64, reset bool) {
+// startPlay starts a play on msid. start (ms) chooses what plays: −1000 the
+// live stream only; ≥ 0 the recording from that offset (the live stream if
+// there is no recording but a publisher); other negative values (−2000) the
+// live stream if it is publishing, else the recording, else the live stream
+// once it starts. length (ms) bounds the playback of a recording (0 or
+// less: to the end).
+func (c *Conn) startPlay(msid uint32, raw string, start, length float64, reset bool) {
 	ns := c.streams[msid]
 	name, _ := scope.SplitName(raw)
 	if ns == nil {
@@ -651,15 +702,29 @@ func (c *Conn) startPlay(msid uint32, raw string, start float64, reset bool) {
 	if ns.play != nil {
 		c.stopPlay(ns, false)
 	}
-	// Live only for now: a start offset >= 0 asks for a recording, which
-	// plays the live stream when one is publishing.
-	if start >= 0 {
-		if st := c.scope.Stream(name); st == nil || st.Publisher() == nil {
-			info := statusObject("error", codePlayNotFound, "Failed to play "+name+"; stream not found.")
-			info.Set("details", name)
-			c.sendStatus(msid, info)
+	live := false
+	if st := c.scope.Stream(name); st != nil && st.Publisher() != nil {
+		live = true
+	}
+	var path string
+	switch {
+	case start == -1000:
+	case start >= 0:
+		p, err := c.recordingPath(name)
+		if err != nil && !live {
+			c.log.Info("play: no recording", "stream", name, "err", err)
+			c.sendNotFound(msid, name)
 			return
 		}
+		path = p
+	default:
+		if !live {
+			path, _ = c.recordingPath(name)
+		}
+	}
+	if path != "" {
+		c.playRecording(ns, raw, name, path, start, length, reset)
+		return
 	}
 	st, sub, err := c.scope.Subscribe(c, raw, c.notify)
 	if err != nil {
@@ -667,22 +732,17 @@ func (c *Conn) startPlay(msid uint32, raw string, start float64, reset bool) {
 		c.sendStatus(msid, playFailure(name, err))
 		return
 	}
-	c.sendControlUser(message.EventStreamBegin, msid)
-	if reset {
-		info := statusObject("status", codePlayReset, "Playing and resetting "+name+".")
-		info.Set("details", name)
-		c.sendStatus(msid, info)
-	}
-	info := statusObject("status", codePlayStart, "Started playing "+name+".")
-	info.Set("details", name)
-	c.sendStatus(msid, info)
-	if p, err := message.AppendData(nil, "|RtmpSampleAccess", true, true); err == nil {
-		c.enqueue(outItem{msg: chunk.Message{ChunkStreamID: csidData, TypeID: chunk.TypeDataAMF0, StreamID: msid, Payload: p}})
-	}
+	c.sendPlayStart(msid, name, reset, false)
 	ps := &playSub{msid: msid, name: name, st: st, sub: sub}
 	ns.play = ps
 	c.enqueue(outItem{op: opAddSub, sub: ps})
 	c.log.Info("playing", "stream", name)
+}
+
+func (c *Conn) sendSampleAccess(msid uint32) {
+	if p, err := message.AppendData(nil, "|RtmpSampleAccess", true, true); err == nil {
+		c.enqueue(outItem{msg: chunk.Message{ChunkStreamID: csidData, TypeID: chunk.TypeDataAMF0, StreamID: msid, Payload: p}})
+	}
 }
 
 func (c *Conn) onPause(msid uint32, cmd *message.Command) {
@@ -691,6 +751,14 @@ func (c *Conn) onPause(msid uint32, cmd *message.Command) {
 		return
 	}
 	pause, _ := cmd.BoolArg(0)
+	if v := ns.vod; v != nil {
+		v.paused = pause
+		if pause {
+			v.src.Pause()
+		} else {
+			v.src.Resume()
+		}
+	}
 	c.enqueue(outItem{op: opPause, sub: ns.play, flag: pause})
 	if pause {
 		c.sendStatus(msid, statusObject("status", codePauseNotify, "Paused "+ns.play.name+"."))
@@ -704,7 +772,11 @@ func (c *Conn) stopPlay(ns *netStream, notify bool) {
 	ps := ns.play
 	ns.play = nil
 	c.enqueue(outItem{op: opRemoveSub, sub: ps})
-	c.scope.Unsubscribe(c, ps.st, ps.sub)
+	if ns.vod != nil {
+		c.stopRecordingPlay(ns)
+	} else {
+		c.scope.Unsubscribe(c, ps.st, ps.sub)
+	}
 	if notify {
 		info := statusObject("status", codePlayStop, "Stopped playing "+ps.name+".")
 		info.Set("details", ps.name)
@@ -715,6 +787,11 @@ func (c *Conn) stopPlay(ns *netStream, notify bool) {
 // closeNetStream stops what the message stream publishes or plays.
 func (c *Conn) closeNetStream(ns *netStream, notify bool) {
 	if ns.pub != nil {
+		// A recording of the stream ends with its publisher, before Unpublish,
+		// so that the recorder writes everything the publisher sent.
+		if r := c.srv.recordingOf(c.scope.Path(), ns.pubName); r != nil {
+			c.srv.stopRecording(r, notify && r.conn == c)
+		}
 		c.scope.Unpublish(c, ns.pub)
 		c.log.Info("unpublished", "stream", ns.pubName)
 		if notify {

@@ -62,7 +62,29 @@ type Server struct {
 	MaxStreams     int    // message streams per connection (default 64)
 	FMSVersion     string // fmsVer in the connect reply (default "FMS/3,5,7,7009")
 
+	// StreamsDir is the root of recordings: stream name in scope /a/b is
+	// recorded to and played back from StreamsDir/a/b/name.flv. Empty:
+	// recording and playback of recordings are off (publish in record or
+	// append mode gets NetStream.Record.NoAccess and goes on live; play with
+	// a start >= 0 finds no recording).
+	StreamsDir string
+	// RecordFlushInterval is how often a recording's buffered tags reach the
+	// file (default flv.DefaultFlushInterval, 500 ms): a kill -9 loses at
+	// most about this much.
+	RecordFlushInterval time.Duration
+	// RecordQueueLen is the packets buffered between a stream and its
+	// recorder's writer (default flv.DefaultRecordQueue).
+	RecordQueueLen int
+	// VODReadAhead is how far ahead of real time playback of a recording
+	// sends media (default flv.DefaultReadAhead, 1 s).
+	VODReadAhead time.Duration
+
 	stats Stats
+
+	recMu     sync.Mutex
+	recs      map[string]*recording // by recKey(scope path, name)
+	recClosed bool
+	recWG     sync.WaitGroup
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -224,7 +246,8 @@ func (s *Server) Conns() []*Conn {
 }
 
 // Shutdown closes the listeners, asks every connection to close and waits
-// for them until ctx is done.
+// for them until ctx is done; then it stops the recordings still running
+// (each file is finalized) and waits for them.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -244,10 +267,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.stopRecordings()
+	return err
 }

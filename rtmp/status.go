@@ -7,6 +7,7 @@ import (
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
+	"github.com/scopecast/scopecast/stream/flv"
 )
 
 // Status codes sent in onStatus and command replies (PROTOCOL.md, Streams).
@@ -31,6 +32,11 @@ const (
 	codePauseNotify       = "NetStream.Pause.Notify"
 	codeUnpauseNotify     = "NetStream.Unpause.Notify"
 	codeSeekFailed        = "NetStream.Seek.Failed"
+	codeSeekNotify        = "NetStream.Seek.Notify"
+	codePlayComplete      = "NetStream.Play.Complete" // in onPlayStatus, not onStatus
+	codeRecordStart       = "NetStream.Record.Start"
+	codeRecordStop        = "NetStream.Record.Stop"
+	codeRecordNoAccess    = "NetStream.Record.NoAccess"
 	codeFailed            = "NetStream.Failed"
 )
 
@@ -106,4 +112,38 @@ func callFailure(method string, err error) *amf.Object {
 		return statusObject("error", codeCallFailed, rej.Reason)
 	}
 	return statusObject("error", codeCallFailed, err.Error())
+}
+
+// recordFailure maps why a recording could not start, or ended by itself, to
+// an onStatus object: NetStream.Record.NoAccess (the live stream goes on).
+// The description never carries the OS error, which names server paths; the
+// server logs it.
+func recordFailure(name string, err error) *amf.Object {
+	var desc string
+	switch {
+	case errors.Is(err, ErrRecordingDisabled):
+		desc = "Recording is not enabled on this server."
+	case errors.Is(err, flv.ErrRecordWrite):
+		desc = fmt.Sprintf("Recording of %s stopped: the file cannot be written.", name)
+	case errors.Is(err, flv.ErrRecordBusy), errors.Is(err, ErrAlreadyRecording):
+		desc = fmt.Sprintf("%s is already being recorded.", name)
+	case errors.Is(err, flv.ErrRecordAppend):
+		desc = fmt.Sprintf("The recording of %s cannot be appended to (not FLV, or damaged).", name)
+	default: // flv.ErrRecordAccess and anything else
+		desc = fmt.Sprintf("The recording of %s cannot be created.", name)
+	}
+	info := statusObject("error", codeRecordNoAccess, desc)
+	info.Set("details", name)
+	return info
+}
+
+// recordStatus is NetStream.Record.Start or .Stop.
+func recordStatus(code, name string) *amf.Object {
+	desc := "Started recording " + name + "."
+	if code == codeRecordStop {
+		desc = "Stopped recording " + name + "."
+	}
+	info := statusObject("status", code, desc)
+	info.Set("details", name)
+	return info
 }

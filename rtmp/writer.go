@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/message"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -21,6 +22,7 @@ const (
 	opReceiveAudio              // receiveAudio(flag)
 	opReceiveVideo              // receiveVideo(flag)
 	opSharedObject              // write a shared-object batch
+	opSeek                      // a recording's play continues from vsub (after a seek)
 	opClose                     // write everything before, then stop
 )
 
@@ -31,6 +33,8 @@ type outItem struct {
 	sub  *playSub
 	so   *sharedobject.Delivery
 	flag bool
+	vsub *stream.Subscriber // opSeek: the new subscriber
+	pos  uint32             // opSeek: the position sought, ms
 }
 
 // playSub is a play on one message stream. The writer goroutine owns its
@@ -41,7 +45,14 @@ type playSub struct {
 	st   *stream.Stream
 	sub  *stream.Subscriber
 
+	// A play of a recording: the subscriber is private, fed by a flv.Source;
+	// its publish events are not the publisher's (the end of the file is
+	// Play.Complete), and a pause leaves its queue in place.
+	vod      bool
+	duration float64 // the recording's, s (onPlayStatus)
+
 	// writer-owned
+	bytes            uint64 // payload bytes sent (onPlayStatus)
 	noAudio, noVideo bool
 	paused           bool
 	waitKey          bool // drop video until a keyframe (after unpause or receiveVideo(true))
@@ -75,9 +86,14 @@ func (w *writerState) init(c *Conn) {
 
 // writeLoop is the only writer of the socket. Each round it takes every
 // instruction that is ready and every packet its subscriptions hold, then
-// writes them with one vectored write under a deadline. Media that arrives
-// within MergeWindow of the last write waits for the window to close, so that
-// one write carries several frames; instructions are written at once.
+// writes them with one vectored write under a deadline.
+//
+// Merged writes: after a write that carried media, the writer holds media for
+// MergeWindow: it ignores notifications until the merge timer fires and then
+// takes everything that arrived meanwhile, so one write (and one wake-up)
+// carries several frames. Instructions (commands, statuses, control) are
+// written at once even while media is held. After an idle spell the first
+// packet goes out immediately.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() {
@@ -92,12 +108,11 @@ func (c *Conn) writeLoop() {
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
 	defer merge.Stop()
-	var holdUntil time.Time // media waits until then
-	armed := false
+	holding := false // media waits for the merge timer
 	for {
-		closing, media := false, false
+		closing := false
 		notify := c.notify
-		if armed { // holding: the merge timer's round takes what arrives meanwhile
+		if holding {
 			notify = nil
 		}
 		select {
@@ -106,21 +121,11 @@ func (c *Conn) writeLoop() {
 		case it := <-c.out:
 			closing = c.apply(it)
 		case <-notify:
-			media = true
 		case <-merge.C:
-			armed = false
+			holding = false
 		case <-ping.C:
 			c.addControl(csidControl, chunk.TypeUserControl, 0,
 				message.UserControl(message.EventPingRequest, uint32(time.Since(c.started).Milliseconds())))
-		}
-		if media && w.merge > 0 && len(w.bufs) == 0 {
-			if now := time.Now(); now.Before(holdUntil) {
-				if !armed {
-					merge.Reset(holdUntil.Sub(now))
-					armed = true
-				}
-				continue
-			}
 		}
 	drain:
 		for i := 0; i < DefaultOutQueue && !closing; i++ {
@@ -131,10 +136,13 @@ func (c *Conn) writeLoop() {
 				break drain
 			}
 		}
-		if !closing {
+		pumped := false
+		if !closing && !holding {
+			n := len(w.bufs)
 			if err := c.pump(); err != nil {
 				c.Close(err)
 			}
+			pumped = len(w.bufs) > n
 		}
 		if len(w.bufs) == 0 {
 			if closing {
@@ -152,8 +160,9 @@ func (c *Conn) writeLoop() {
 		if closing {
 			return
 		}
-		if w.merge > 0 {
-			holdUntil = time.Now().Add(w.merge)
+		if pumped && w.merge > 0 {
+			merge.Reset(w.merge)
+			holding = true
 		}
 	}
 }
@@ -188,9 +197,15 @@ func (c *Conn) apply(it outItem) bool {
 		}
 	case opPause:
 		it.sub.paused = it.flag
-		if !it.flag {
+		if !it.flag && !it.sub.vod { // live media was dropped meanwhile
 			it.sub.waitKey = true
 		}
+	case opSeek:
+		ps := it.sub
+		ps.sub, ps.waitKey = it.vsub, false
+		c.addControl(csidControl, chunk.TypeUserControl, 0, message.UserControl(message.EventStreamBegin, ps.msid))
+		c.addStatus(ps.msid, "status", codeSeekNotify, fmt.Sprintf("Seeking %d (stream ID: %d).", it.pos, ps.msid), ps.name)
+		c.addStatus(ps.msid, "status", codePlayStart, "Started playing "+ps.name+".", ps.name)
 	case opReceiveAudio:
 		it.sub.noAudio = !it.flag
 	case opReceiveVideo:
@@ -256,11 +271,25 @@ func (c *Conn) addStatus(msid uint32, level, code, desc, details string) {
 	c.addControl(csidCommand, chunk.TypeCommandAMF0, msid, p)
 }
 
+// addPlayComplete ends a recording's playback: onPlayStatus with
+// NetStream.Play.Complete, NetStream.Play.Stop, then Stream EOF.
+func (c *Conn) addPlayComplete(ps *playSub) {
+	info := amf.Obj("level", "status", "code", codePlayComplete, "duration", ps.duration, "bytes", float64(ps.bytes))
+	if p, err := message.AppendData(nil, "onPlayStatus", info); err == nil {
+		c.addControl(csidData, chunk.TypeDataAMF0, ps.msid, p)
+	}
+	c.addStatus(ps.msid, "status", codePlayStop, "Stopped playing "+ps.name+".", ps.name)
+	c.addControl(csidControl, chunk.TypeUserControl, 0, message.UserControl(message.EventStreamEOF, ps.msid))
+}
+
 // pump moves packets from every subscription into this round's segments.
 func (c *Conn) pump() error {
 	w := &c.w
 	more := false
 	for _, ps := range w.subs {
+		if ps.vod && ps.paused {
+			continue // the Source is paused too; what it queued waits
+		}
 		batch := ps.sub.Pop(w.pkts[:0])
 		if len(batch) == popBatch {
 			more = true
@@ -286,12 +315,22 @@ func (c *Conn) addPacket(ps *playSub, p *stream.Packet) {
 	w := &c.w
 	switch p.Kind {
 	case stream.KindPublishStart:
+		if ps.vod { // the Source (re)starting: the play's own statuses went out
+			return
+		}
 		c.addControl(csidControl, chunk.TypeUserControl, 0, message.UserControl(message.EventStreamBegin, ps.msid))
 		c.addStatus(ps.msid, "status", codePlayPublishNotify, ps.name+" is now published.", ps.name)
 		return
 	case stream.KindPublishStop:
+		if ps.vod {
+			c.addPlayComplete(ps)
+			return
+		}
 		c.addStatus(ps.msid, "status", codePlayUnpubNotify, ps.name+" is now unpublished.", ps.name)
 		return
+	}
+	if ps.vod {
+		ps.bytes += uint64(len(p.Payload))
 	}
 	if ps.paused {
 		return

@@ -26,6 +26,7 @@ import (
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
+	"github.com/scopecast/scopecast/stream/flv"
 )
 
 func main() {
@@ -99,6 +100,20 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
+// repairRecordings runs flv.RepairDir on the streams directory and logs what
+// it did to each file; a file it cannot repair is logged and left alone.
+func repairRecordings(log *slog.Logger, dir string) {
+	reports, _ := flv.RepairDir(dir)
+	for _, r := range reports {
+		if r.Err != nil {
+			log.Error("recording left unrepaired", "file", r.Path, "err", r.Err)
+			continue
+		}
+		log.Warn("recording repaired after a crash", "file", r.Path, "size", r.Size, "truncated", r.Truncated,
+			"tags", r.Tags, "duration", r.Duration, "header_rewritten", r.HeaderRewritten, "metadata_patched", r.MetadataPatched)
+	}
+}
+
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, logw io.Writer, ready func(listeners)) error {
 	cfg, err := parseFlags(args, logw)
@@ -123,7 +138,14 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return err
 		}
 	}
-	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow}
+	// Recordings live under <data>/streams; files a crash left unfinished are
+	// repaired before anything records or plays.
+	streamsDir := filepath.Join(cfg.DataDir, "streams")
+	if err := os.MkdirAll(streamsDir, 0o755); err != nil {
+		return fmt.Errorf("streams directory: %w", err)
+	}
+	repairRecordings(log, streamsDir)
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow, StreamsDir: streamsDir}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
 
 	var ls listeners
