@@ -348,9 +348,11 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// finish ends the connection from the writer: the frames already queued (when
-// flush is set, within one write timeout), the close frame, then a short wait
-// for the client's close frame before the socket closes.
+// finish ends the connection from the writer. Gracefully (flush set): the
+// frames already queued (within CloseTimeout), the close frame, then a short
+// wait for the client's close frame before the socket closes. Otherwise (the
+// client does not read, or a write failed): a close frame if it fits at once,
+// then an abortive close, so that the kernel does not keep the unread data.
 func (c *conn) finish(flush bool) {
 	h := c.h
 	closeTimeout := orDefault(h.CloseTimeout, DefaultCloseTimeout)
@@ -368,19 +370,23 @@ func (c *conn) finish(flush bool) {
 			}
 		}
 	}
-	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-	if c.closeCode == websocket.CloseMessageTooBig {
-		msg = nil // gorilla's reader already sent its close frame
+	wait := closeTimeout
+	if !flush {
+		wait = 10 * time.Millisecond
 	}
-	if msg != nil {
-		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeTimeout))
+	if c.closeCode != websocket.CloseMessageTooBig { // gorilla's reader sent that one
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(wait))
 	}
-	t := time.NewTimer(closeTimeout)
-	select {
-	case <-c.readerDone:
-	case <-t.C:
+	if flush {
+		t := time.NewTimer(closeTimeout)
+		select {
+		case <-c.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	} else if tc, ok := c.ws.NetConn().(*net.TCPConn); ok {
+		tc.SetLinger(0)
 	}
-	t.Stop()
 	c.ws.NetConn().Close()
 }
 

@@ -157,6 +157,10 @@ func Decode(frame []byte) (Request, error) {
 func decodeValue(b json.RawMessage) (any, error) {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) { // e.g. a number out of range
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
 	return toAMF(v, 0)

@@ -1,0 +1,482 @@
+package wsbridge_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/rtmp/amf"
+	"github.com/scopecast/scopecast/rtmp/chunk"
+	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/sharedobject"
+	"github.com/scopecast/scopecast/wsbridge"
+)
+
+// env is a real server: the scope tree with the chat app (presence on), an
+// RTMP server and the WebSocket bridge on loopback ports.
+type env struct {
+	Scopes  *scope.Global
+	RTMP    string // host:port
+	HTTP    *httptest.Server
+	Handler *wsbridge.Handler
+	Chat    *chat.App
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func startEnv(t testing.TB, configure ...func(*wsbridge.Handler)) *env {
+	t.Helper()
+	scopes := scope.New(scope.Options{KeepDelay: 50 * time.Millisecond, SharedObjectLinger: 50 * time.Millisecond, Logger: testLogger()})
+	app := chat.New()
+	app.Presence = true
+	if err := scopes.Register(chat.Name, app); err != nil {
+		t.Fatal(err)
+	}
+	srv := &rtmp.Server{Scopes: scopes, Logger: testLogger()}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(l)
+	}()
+	h := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: testLogger()}
+	for _, f := range configure {
+		f(h)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Errorf("wsbridge shutdown: %v", err)
+		}
+		hs.Close()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("rtmp shutdown: %v", err)
+		}
+		scopes.Shutdown(ctx)
+		<-served
+	})
+	return &env{Scopes: scopes, RTMP: l.Addr().String(), HTTP: hs, Handler: h, Chat: app}
+}
+
+func (e *env) wsURL(path string) string {
+	return "ws" + strings.TrimPrefix(e.HTTP.URL, "http") + path
+}
+
+func (e *env) rtmpURL(path string) string { return "rtmp://" + e.RTMP + "/" + path }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// frame is one server frame, decoded.
+type frame map[string]any
+
+func (f frame) str(k string) string { s, _ := f[k].(string); return s }
+
+// wsClient is a gorilla/websocket client that records every frame it gets.
+type wsClient struct {
+	t      testing.TB
+	c      *websocket.Conn
+	mu     sync.Mutex
+	frames []frame
+	closed *websocket.CloseError // the close frame the server sent
+	done   chan struct{}
+	id     string
+}
+
+func dialWS(t testing.TB, url string, hdr http.Header) (*wsClient, *http.Response, error) {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, Subprotocols: []string{"chat"}}
+	c, resp, err := d.Dial(url, hdr)
+	if err != nil {
+		return nil, resp, err
+	}
+	w := &wsClient{t: t, c: c, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				var ce *websocket.CloseError
+				w.mu.Lock()
+				if errors.As(err, &ce) {
+					w.closed = ce
+				}
+				w.mu.Unlock()
+				return
+			}
+			var f frame
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Errorf("server sent a frame that is not JSON: %q", b)
+				continue
+			}
+			w.mu.Lock()
+			w.frames = append(w.frames, f)
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.Close)
+	return w, resp, nil
+}
+
+// joinWS dials and waits for the welcome and the snapshot.
+func joinWS(t testing.TB, e *env, path string) *wsClient {
+	t.Helper()
+	w, _, err := dialWS(t, e.wsURL(path), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	w.waitFrame("snapshot", func(f frame) bool { return f.str("type") == "snapshot" })
+	w.id = w.find(func(f frame) bool { return f.str("type") == "welcome" })[0].str("id")
+	return w
+}
+
+func (w *wsClient) Close() {
+	w.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	select {
+	case <-w.done:
+	case <-time.After(2 * time.Second):
+	}
+	w.c.Close()
+	<-w.done
+}
+
+func (w *wsClient) writeJSON(v any) {
+	w.t.Helper()
+	if err := w.c.WriteJSON(v); err != nil {
+		w.t.Fatalf("write: %v", err)
+	}
+}
+
+func (w *wsClient) writeText(s string) error { return w.c.WriteMessage(websocket.TextMessage, []byte(s)) }
+
+func (w *wsClient) find(pred func(frame) bool) []frame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []frame
+	for _, f := range w.frames {
+		if pred(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (w *wsClient) waitFrame(what string, pred func(frame) bool) frame {
+	w.t.Helper()
+	var got []frame
+	waitFor(w.t, 10*time.Second, what, func() bool { got = w.find(pred); return len(got) > 0 })
+	return got[0]
+}
+
+// waitClosed waits for the server's close frame and returns it.
+func (w *wsClient) waitClosed() *websocket.CloseError {
+	w.t.Helper()
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		w.t.Fatal("the server did not close the connection")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed == nil {
+		w.t.Fatal("the connection ended without a close frame")
+	}
+	return w.closed
+}
+
+// chatTexts returns the texts of the chat messages w received from others
+// (changes of "message" and onChatMessage sends), in order.
+func (w *wsClient) chatTexts() []string {
+	var out []string
+	for _, f := range w.find(func(f frame) bool { return true }) {
+		switch {
+		case f.str("type") == "change" && f.str("key") == "message":
+			if m, ok := f["value"].(map[string]any); ok {
+				s, _ := m["text"].(string)
+				out = append(out, s)
+			}
+		case f.str("type") == "message" && f.str("handler") == "onChatMessage":
+			if a, ok := f["args"].([]any); ok && len(a) > 0 {
+				s, _ := a[0].(string)
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (w *wsClient) acks(op, key string) int {
+	return len(w.find(func(f frame) bool { return f.str("type") == "ack" && f.str("op") == op && f.str("key") == key }))
+}
+
+// nodeClient is an npm rtmp-client process (testdata/node/soclient.js).
+type nodeClient struct {
+	t       testing.TB
+	stdin   io.WriteCloser
+	mu      sync.Mutex
+	changes []map[string]any // {"key","value"}
+	codes   []string
+	synced  bool
+	err     string
+}
+
+func nodeModules(t testing.TB) string {
+	t.Helper()
+	needTool(t, "node")
+	dir, _ := filepath.Abs("../rtmp/testdata/node/node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "rtmp-client")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("npm packages missing: scripts/test.sh runs npm ci --prefix rtmp/testdata/node")
+		}
+		t.Skip("npm packages not installed (npm ci --prefix rtmp/testdata/node)")
+	}
+	return dir
+}
+
+// needTool returns the path of a real client. In CI a missing tool fails the
+// test; elsewhere it skips.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; scripts/test.sh must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func startNode(t testing.TB, url, soName, name string) *nodeClient {
+	t.Helper()
+	mods := nodeModules(t)
+	script, _ := filepath.Abs("testdata/node/soclient.js")
+	cmd := exec.Command("node", script, url, soName, name)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &nodeClient{t: t, stdin: stdin}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var ev struct {
+				Ev, Code, Msg, Key string
+				Value              any
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			c.mu.Lock()
+			switch ev.Ev {
+			case "synced":
+				c.synced = true
+			case "change":
+				c.changes = append(c.changes, map[string]any{"key": ev.Key, "value": ev.Value})
+			case "status", "nc":
+				c.codes = append(c.codes, ev.Code)
+			case "error":
+				c.err = ev.Msg
+			}
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-done
+	})
+	waitFor(t, 15*time.Second, "rtmp-client to join "+url, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.err != "" {
+			t.Fatalf("rtmp-client: %s", c.err)
+		}
+		return c.synced
+	})
+	return c
+}
+
+func (c *nodeClient) set(key string, v any) {
+	b, _ := json.Marshal(map[string]any{"op": "set", "key": key, "value": v})
+	if _, err := c.stdin.Write(append(b, '\n')); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// chatTexts returns the texts of the "message" changes the client saw.
+func (c *nodeClient) chatTexts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, ch := range c.changes {
+		if ch["key"] != "message" {
+			continue
+		}
+		if m, ok := ch["value"].(map[string]any); ok {
+			s, _ := m["text"].(string)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// rtmpPeer is a shared-object client on scopecast's own RTMP client, for send.
+type rtmpPeer struct {
+	c    *client.Conn
+	mu   sync.Mutex
+	evs  []sharedobject.Event
+	name string
+}
+
+func dialPeer(t testing.TB, url, soName string) *rtmpPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, client.Options{ConnectArgs: []any{"peer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rtmpPeer{c: c, name: soName}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if m.TypeID != chunk.TypeSharedObjectAMF0 {
+				continue
+			}
+			so, err := sharedobject.Decode(m.Payload, false, amf.Limits{})
+			if err != nil {
+				t.Errorf("undecodable shared-object message: %v", err)
+				continue
+			}
+			p.mu.Lock()
+			p.evs = append(p.evs, so.Events...)
+			p.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	p.write(t, sharedobject.Event{Type: sharedobject.EventUse})
+	waitFor(t, 10*time.Second, "use success", func() bool {
+		return len(p.find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventUseSuccess })) > 0
+	})
+	return p
+}
+
+func (p *rtmpPeer) write(t testing.TB, evs ...sharedobject.Event) {
+	t.Helper()
+	payload, err := sharedobject.Append(nil, &sharedobject.Message{Name: p.name, Flags: 16, Events: evs}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *rtmpPeer) find(pred func(sharedobject.Event) bool) []sharedobject.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []sharedobject.Event
+	for _, e := range p.evs {
+		if pred(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// chatTexts returns the texts of "message" changes and onChatMessage sends.
+func (p *rtmpPeer) chatTexts() []string {
+	var out []string
+	for _, e := range p.find(func(sharedobject.Event) bool { return true }) {
+		switch {
+		case e.Type == sharedobject.EventChange && e.Key == "message":
+			if o, ok := e.Value.(*amf.Object); ok {
+				out = append(out, o.GetString("text"))
+			}
+		case e.Type == sharedobject.EventSend && len(e.Args) > 1 && e.Args[0] == "onChatMessage":
+			s, _ := e.Args[1].(string)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// counts tallies texts.
+func counts(texts []string) map[string]int {
+	m := map[string]int{}
+	for _, s := range texts {
+		m[s]++
+	}
+	return m
+}
+
+// exactlyOnce checks that got holds each of want once and nothing else
+// (ignoring texts with the given prefix, e.g. fences).
+func exactlyOnce(t testing.TB, who string, got []string, want []string) {
+	t.Helper()
+	c := counts(got)
+	for _, w := range want {
+		if c[w] != 1 {
+			t.Errorf("%s got %q %d times, want once", who, w, c[w])
+		}
+		delete(c, w)
+	}
+	for s, n := range c {
+		if !strings.HasPrefix(s, "fence") {
+			t.Errorf("%s got unexpected %q (%d times)", who, s, n)
+		}
+	}
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,53 @@
+// A shared-object client on the npm package rtmp-client (installed under
+// rtmp/testdata/node by `npm ci --prefix rtmp/testdata/node`), driven by the
+// wsbridge tests. Unlike rtmp/testdata/node/soclient.js it reports every
+// change event with its value, so that tests can count messages.
+//
+//   NODE_PATH=rtmp/testdata/node/node_modules node soclient.js rtmp://host:port/app/room soName [name]
+//
+// stdin, one JSON command per line:
+//   {"op":"set","key":"k","value":v}   so.setProperty(k, v)   (null removes)
+//   {"op":"exit"}
+// stdout, one JSON event per line:
+//   {"ev":"connected"}, {"ev":"synced"} (first sync), {"ev":"change","key":k,"value":v},
+//   {"ev":"delete","key":k}, {"ev":"clear"}, {"ev":"status","code":…}, {"ev":"error","msg":…}
+'use strict';
+const readline = require('readline');
+const { NetConnection, SharedObject } = require('rtmp-client');
+
+const [url, soName, name] = process.argv.slice(2);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+const nc = new NetConnection();
+let so = null;
+let synced = false;
+nc.onStatus = (info) => {
+  if (info.code !== 'NetConnection.Connect.Success') {
+    out({ ev: 'nc', code: info.code });
+    return;
+  }
+  so = SharedObject.get(soName, false, nc);
+  so.onStatus = (s) => out({ ev: 'status', code: s.code, level: s.level });
+  so.onSync = (list) => {
+    for (const c of list) {
+      switch (c.code) {
+        case 'change': out({ ev: 'change', key: c.name, value: c.newValue }); break;
+        case 'delete': out({ ev: 'delete', key: c.name }); break;
+        case 'clear': out({ ev: 'clear' }); break;
+      }
+    }
+    if (!synced) { synced = true; out({ ev: 'synced' }); }
+  };
+  out({ ev: 'connected' });
+};
+process.on('uncaughtException', (e) => { out({ ev: 'error', msg: String(e && e.message || e) }); process.exit(2); });
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const cmd = JSON.parse(line);
+  switch (cmd.op) {
+    case 'set': so.setProperty(cmd.key, cmd.value === undefined ? null : cmd.value); break;
+    case 'exit': process.exit(0);
+  }
+}).on('close', () => process.exit(0));
+
+if (name) nc.connect(url, name); else nc.connect(url);
