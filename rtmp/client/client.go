@@ -1,5 +1,5 @@
 // Package client is a minimal RTMP client for tests and the load tool: it
-// dials, runs the handshake and connect, creates streams, publishes, plays,
+// dials over TCP (rtmp://) or HTTP (rtmpt://), runs the handshake and connect, creates streams, publishes, plays,
 // makes and answers remote calls, and otherwise hands every message it does
 // not consume itself to the caller, unchanged.
 //
@@ -71,6 +71,10 @@ type Options struct {
 	ObjectEncoding float64       // 0 or 3, sent in connect's objectEncoding
 	ChunkSize      uint32        // outgoing chunk size announced after connect (default 4096)
 	ConnectArgs    []any         // extra connect arguments after the command object
+	// LocalAddr, if set, is the local address to dial from (a *net.TCPAddr;
+	// e.g. to spread RTMPT sessions, which servers limit per client IP,
+	// over several loopback addresses).
+	LocalAddr net.Addr
 }
 
 // Handler answers a server → client call; see Conn.HandleCall.
@@ -100,13 +104,21 @@ type Conn struct {
 	handlers map[string]Handler
 }
 
-// Dial connects to rtmp://host[:port]/app[/room…]: the whole path is the
-// connect "app" ("live/room1") and tcUrl is url itself. It runs the
-// handshake and connect, then announces Options.ChunkSize. If the server
-// answers connect with _error, Dial returns a *ConnectError. Options.Timeout
-// bounds the whole of it, as does ctx.
+// Dial connects to rtmp://host[:port]/app[/room…] (port 1935 by default)
+// or, tunnelled over HTTP, rtmpt://host[:port]/app[/room…] (port 80 by
+// default; scopecast serves RTMPT on its HTTP port, 5080 unless configured,
+// so name it). The whole path is the connect "app" ("live/room1") and tcUrl
+// is url itself. It runs the handshake and connect, then announces
+// Options.ChunkSize. If the server answers connect with _error, Dial returns
+// a *ConnectError. Options.Timeout bounds the whole of it, as does ctx.
+//
+// Over RTMPT the Conn runs on an HTTP session (POST /open/1, then /send,
+// /idle and /close, one request at a time on one keep-alive connection,
+// made by one goroutine that Close stops); each request is bounded by
+// Options.Timeout. HTTP failures are ErrRTMPT; a session the server ended
+// reads as io.EOF.
 func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
-	addr, app, err := parseURL(url)
+	t, err := parseURL(url)
 	if err != nil {
 		return nil, err
 	}
@@ -116,13 +128,18 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nc net.Conn
+	if t.rtmpt {
+		nc, err = dialRTMPT(ctx, t, opts.LocalAddr, timeout)
+	} else {
+		d := net.Dialer{LocalAddr: opts.LocalAddr}
+		nc, err = d.DialContext(ctx, "tcp", t.addr)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c := newConn(nc)
-	if err := c.connect(ctx, url, app, opts); err != nil {
+	if err := c.connect(ctx, url, t.app, opts); err != nil {
 		nc.Close()
 		return nil, err
 	}

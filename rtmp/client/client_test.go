@@ -83,6 +83,9 @@ func TestSplitStreamURL(t *testing.T) {
 		{"rtmp://h/live", "rtmp://h/live", ""},
 		{"rtmp://h", "rtmp://h", ""},
 		{"http://h/live/x", "http://h/live/x", ""},
+		{"rtmpt://h:5080/live/cam1?t=1", "rtmpt://h:5080/live", "cam1?t=1"},
+		{"rtmpt://h/live", "rtmpt://h/live", ""},
+		{"rtmps://h/live/x", "rtmps://h/live/x", ""},
 	} {
 		conn, stream := client.SplitStreamURL(tc.in)
 		if conn != tc.conn || stream != tc.stream {
@@ -92,7 +95,7 @@ func TestSplitStreamURL(t *testing.T) {
 }
 
 func TestDialBadURL(t *testing.T) {
-	for _, u := range []string{"http://h/live", "rtmp:///live", "rtmp://h", "rtmp://h/", "::"} {
+	for _, u := range []string{"http://h/live", "rtmp:///live", "rtmp://h", "rtmp://h/", "::", "rtmpt:///live", "rtmpt://h/", "rtmps://h/live"} {
 		if _, err := client.Dial(context.Background(), u, client.Options{}); !errors.Is(err, client.ErrURL) {
 			t.Errorf("Dial(%q) = %v, want ErrURL", u, err)
 		}
@@ -192,7 +195,14 @@ func media() []chunk.Message {
 
 func TestPublishPlayRoundTrip(t *testing.T) {
 	base := startServer(t)
+	roundTrip(t, base, base)
+}
+
+// roundTrip publishes media() from pubBase and plays it from playBase (the
+// same server, over RTMP or RTMPT) and checks that it arrives intact.
+func roundTrip(t *testing.T, pubBase, playBase string) {
 	ctx := testCtx(t)
+	base := pubBase
 	pub := dial(t, base+"/live/room", client.Options{ChunkSize: 1000})
 	psid, err := pub.CreateStream(ctx)
 	if err != nil {
@@ -246,7 +256,7 @@ func TestPublishPlayRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	play := dial(t, base+"/live/room", client.Options{})
+	play := dial(t, playBase+"/live/room", client.Options{})
 	sid, err := play.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)

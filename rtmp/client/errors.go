@@ -9,7 +9,7 @@ import (
 
 // Errors of this package, wrapped with detail; test with errors.Is.
 var (
-	// ErrURL reports a URL that is not rtmp://host[:port]/app[/room…].
+	// ErrURL reports a URL that is not rtmp[t]://host[:port]/app[/room…].
 	ErrURL = errors.New("client: bad RTMP URL")
 	// ErrProtocol reports a reply the client cannot make sense of (for
 	// example a createStream result that is not a number).
