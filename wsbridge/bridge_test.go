@@ -175,7 +175,9 @@ func TestOperations(t *testing.T) {
 
 	// WebSocket send: others get it, the sender an ack; the peer gets it too.
 	b.writeJSON(map[string]any{"type": "send", "handler": "onPing", "args": []any{"from ws"}})
-	b.waitFrame("send ack", func(f frame) bool { return f.str("type") == "ack" && f.str("op") == "send" && f.str("handler") == "onPing" })
+	b.waitFrame("send ack", func(f frame) bool {
+		return f.str("type") == "ack" && f.str("op") == "send" && f.str("handler") == "onPing"
+	})
 	a.waitFrame("ws send", func(f frame) bool { return f.str("type") == "message" && fmt.Sprint(f["args"]) == "[from ws]" })
 	waitFor(t, 5*time.Second, "send at the peer", func() bool {
 		return len(peer.find(func(e sharedobject.Event) bool {

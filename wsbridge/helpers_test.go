@@ -185,7 +185,9 @@ func (w *wsClient) writeJSON(v any) {
 	}
 }
 
-func (w *wsClient) writeText(s string) error { return w.c.WriteMessage(websocket.TextMessage, []byte(s)) }
+func (w *wsClient) writeText(s string) error {
+	return w.c.WriteMessage(websocket.TextMessage, []byte(s))
+}
 
 func (w *wsClient) find(pred func(frame) bool) []frame {
 	w.mu.Lock()
