@@ -41,7 +41,9 @@ const behindDefinitionRef = "as with a publisher, but the reference is an extra 
 
 // Config is one run of the benchmark.
 type Config struct {
-	URL        string        // rtmp://host[:port]/app[/room…]/stream
+	URL        string        // rtmp[t]://host[:port]/app[/room…]/stream (the publisher; the players unless PlayerURL)
+	PlayerURL  string        // the players' URL of the same stream, e.g. over RTMPT (empty: URL)
+	SourceIPs  []net.IP      // local addresses for the players, in turn (empty: the system's choice)
 	FLV        string        // file to publish (required unless NoPublish)
 	Players    int           // players to open
 	Duration   time.Duration // whole run, ramp included
@@ -81,18 +83,20 @@ type player struct {
 	liveTS  uint32 // frames from this timestamp on were published after play
 	live    bool   // the previous frame was live
 
-	conn *client.Conn // for closing on an early stop (under run.mu)
+	local net.Addr // the address to dial from (nil: any)
 }
 
 type bench struct {
-	cfg     Config
-	connURL string
-	name    string
-	src     *source
-	endAt   time.Time    // set before any player starts
-	pubEnd  atomic.Int64 // endAt for the publisher, which starts first (unix ns; 0: not yet)
-	stopped atomic.Bool
-	pubSID  uint32
+	cfg      Config
+	connURL  string // the publisher's
+	name     string
+	playURL  string // the players' connection URL
+	playName string
+	src      *source
+	endAt    time.Time    // set before any player starts
+	pubEnd   atomic.Int64 // endAt for the publisher, which starts first (unix ns; 0: not yet)
+	stopped  atomic.Bool
+	pubSID   uint32
 	// pubBegin is when the publisher's timestamp 0 was due (unix ns; 0 with
 	// -no-publish): frames with older timestamps than a player's play time
 	// came from the GOP cache.
@@ -123,9 +127,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	}
 	connURL, name := client.SplitStreamURL(cfg.URL)
 	if name == "" {
-		return nil, fmt.Errorf("-url %q: want rtmp://host[:port]/app[/room…]/stream", cfg.URL)
+		return nil, fmt.Errorf("-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.URL)
 	}
-	r := &bench{cfg: cfg, connURL: connURL, name: name, conns: make(map[*client.Conn]struct{})}
+	r := &bench{cfg: cfg, connURL: connURL, name: name, playURL: connURL, playName: name, conns: make(map[*client.Conn]struct{})}
+	if cfg.PlayerURL != "" {
+		if r.playURL, r.playName = client.SplitStreamURL(cfg.PlayerURL); r.playName == "" {
+			return nil, fmt.Errorf("-player-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.PlayerURL)
+		}
+	}
 	if !cfg.NoPublish {
 		if cfg.FLV == "" {
 			return nil, fmt.Errorf("no FLV file to publish (-flv, or let the tool generate one)")
@@ -252,6 +261,9 @@ ramp:
 		}
 		p := &r.players[i]
 		p.started = true
+		if n := len(cfg.SourceIPs); n > 0 {
+			p.local = &net.TCPAddr{IP: cfg.SourceIPs[i%n]}
+		}
 		r.wg.Add(1)
 		go r.play(ctx, p, nil)
 	}
@@ -316,13 +328,32 @@ func (r *bench) unregister(c *client.Conn) {
 	r.mu.Unlock()
 }
 
-// closeAll closes every player connection (their reads end at once).
+// closeAll closes every player connection (their reads end at once),
+// several at a time: closing an RTMPT connection waits for its poller,
+// which may be in a poll the server holds for 50 ms.
 func (r *bench) closeAll() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	conns := make([]*client.Conn, 0, len(r.conns))
 	for c := range r.conns {
-		c.Close()
+		conns = append(conns, c)
 	}
+	r.mu.Unlock()
+	work := make(chan *client.Conn)
+	var wg sync.WaitGroup
+	for range min(len(conns), 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				c.Close()
+			}
+		}()
+	}
+	for _, c := range conns {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
 }
 
 func (r *bench) startPublisher(ctx context.Context) (*client.Conn, error) {
@@ -410,7 +441,11 @@ func (r *bench) play(ctx context.Context, p *player, first chan struct{}) {
 	defer r.wg.Done()
 	dctx, cancel := context.WithDeadline(ctx, r.endAt)
 	defer cancel()
-	c, err := client.Dial(dctx, r.connURL, client.Options{Timeout: r.cfg.PlayTO})
+	url, name := r.playURL, r.playName
+	if p == r.refPlayer { // with -no-publish the reference plays -url
+		url, name = r.connURL, r.name
+	}
+	c, err := client.Dial(dctx, url, client.Options{Timeout: r.cfg.PlayTO, LocalAddr: p.local})
 	if err != nil {
 		p.err = connectErr("connect", err, r)
 		return
@@ -430,7 +465,7 @@ func (r *bench) play(ctx context.Context, p *player, first chan struct{}) {
 		return
 	}
 	p.playSent = time.Now()
-	err = c.Play(pctx, sid, r.name, playStart)
+	err = c.Play(pctx, sid, name, playStart)
 	pcancel()
 	if err != nil {
 		p.err = connectErr("play", err, r)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,14 @@ var quiet = func() *slog.Logger {
 
 func startServer(t *testing.T) string {
 	t.Helper()
+	base, _ := startServers(t)
+	return base
+}
+
+// startServers runs an in-process server and an RTMPT handler for it on a
+// loopback HTTP port: rtmp://… and rtmpt://… base URLs.
+func startServers(t *testing.T) (string, string) {
+	t.Helper()
 	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: quiet})
 	if err := scopes.Register(live.Name, live.New()); err != nil {
 		t.Fatal(err)
@@ -88,7 +98,15 @@ func startServer(t *testing.T) string {
 		srv.Shutdown(ctx)
 		scopes.Shutdown(ctx)
 	})
-	return "rtmp://" + l.Addr().String()
+	h := &rtmp.RTMPTHandler{Server: srv}
+	hs := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.Shutdown(ctx)
+		hs.Close()
+	})
+	return "rtmp://" + l.Addr().String(), "rtmpt://" + strings.TrimPrefix(hs.URL, "http://")
 }
 
 func TestBenchInProcess(t *testing.T) {
@@ -256,5 +274,76 @@ func TestParseRampAndArgs(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-url", "rtmp://h/live"}, io.Discard, io.Discard); err == nil {
 		t.Error("a URL without a stream name was accepted")
+	}
+}
+
+// RTMPT publisher and players: 20 players, two source addresses (the
+// server allows 16 RTMPT sessions per client IP by default).
+func TestBenchRTMPT(t *testing.T) {
+	_, tbase := startServers(t)
+	src := writeSyntheticFLV(t, 2*time.Second, 4000)
+	ips, err := parseSourceIPs("127.0.0.1-127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{URL: tbase + "/live/bench", FLV: src, Players: 20, Duration: 3 * time.Second, Ramp: 100, SourceIPs: ips}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("report:\n%s", text.String())
+	if rep.Connected != 20 || rep.Failed != 0 || rep.Disconnected != 0 || len(rep.Errors) != 0 {
+		t.Errorf("players: %d connected, %d failed, %d disconnected, errors %v; want all 20 connected",
+			rep.Connected, rep.Failed, rep.Disconnected, rep.Errors)
+	}
+	if rep.Publisher == nil || rep.Publisher.Error != "" || rep.Judged == 0 {
+		t.Fatalf("publisher %+v, %d judged", rep.Publisher, rep.Judged)
+	}
+	if rep.Behind > 0 {
+		t.Errorf("%d of %d RTMPT players behind", rep.Behind, rep.Judged)
+	}
+}
+
+// An RTMP publisher with RTMPT players (-player-url).
+func TestBenchPlayerURL(t *testing.T) {
+	base, tbase := startServers(t)
+	src := writeSyntheticFLV(t, 2*time.Second, 4000)
+	cfg := Config{URL: base + "/live/mix", PlayerURL: tbase + "/live/mix", FLV: src, Players: 5, Duration: 2500 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connected != 5 || rep.Behind != 0 || rep.PlayerURL != cfg.PlayerURL || rep.PerPlayerMbps <= 0 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestParseSourceIPs(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                      "[]",
+		"127.0.0.2":             "[127.0.0.2]",
+		"127.0.0.2, 127.0.0.3":  "[127.0.0.2 127.0.0.3]",
+		"127.0.0.254-127.0.1.1": "[127.0.0.254 127.0.0.255 127.0.1.0 127.0.1.1]",
+		"10.0.0.1-10.0.0.1":     "[10.0.0.1]",
+		"::1":                   "[::1]",
+	} {
+		ips, err := parseSourceIPs(in)
+		if got := fmt.Sprint(ips); err != nil || got != want {
+			t.Errorf("parseSourceIPs(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "127.0.0.3-127.0.0.2", "127.0.0.1-", "10.0.0.0-10.1.0.0", "::1-::2", "1.2.3.4,,"} {
+		if _, err := parseSourceIPs(in); err == nil {
+			t.Errorf("parseSourceIPs(%q) accepted", in)
+		}
+	}
+	if err := run(context.Background(), []string{"-url", "rtmp://h/live/x", "-player-url", "rtmpt://h/live"}, io.Discard, io.Discard); err == nil {
+		t.Error("a -player-url without a stream name was accepted")
 	}
 }

@@ -4,6 +4,9 @@
 // pid, the server's CPU and memory cost.
 //
 //	scopecast-bench -url rtmp://127.0.0.1:1935/live/bench -flv input.flv -players 1000 -duration 60s [-ramp 200/s] [-pid SERVERPID] [-no-publish] [-json]
+//	scopecast-bench -url rtmp://127.0.0.1:1935/live/bench -player-url rtmpt://127.0.0.1:5080/live/bench -source-ips 127.0.0.2-127.0.0.20 …
+//
+// Publisher and players may use RTMP (rtmp://) or RTMP over HTTP (rtmpt://).
 //
 // Without -flv it generates a test file with ffmpeg (-gen-bitrate, -gen-size,
 // -gen-length) and prints the command it ran. See docs/bench-tool.md.
@@ -16,6 +19,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -49,7 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var ramp, genBitrate, genSize string
 	var genLength time.Duration
 	var asJSON bool
-	fs.StringVar(&cfg.URL, "url", "rtmp://127.0.0.1:1935/live/bench", "stream URL: rtmp://host[:port]/app[/room…]/stream")
+	var sourceIPs string
+	fs.StringVar(&cfg.URL, "url", "rtmp://127.0.0.1:1935/live/bench", "stream URL: rtmp[t]://host[:port]/app[/room…]/stream (rtmpt: RTMP over HTTP; give the port, e.g. 5080)")
+	fs.StringVar(&cfg.PlayerURL, "player-url", "", "the players' URL of the same stream, e.g. rtmpt://… while the publisher uses rtmp:// (default: -url)")
+	fs.StringVar(&sourceIPs, "source-ips", "", "local IPs the players dial from, in turn: a list (127.0.0.2,127.0.0.3) or a range (127.0.0.2-127.0.0.20); servers limit RTMPT sessions per client IP")
 	fs.StringVar(&cfg.FLV, "flv", "", "FLV file to publish (empty: generate one with ffmpeg)")
 	fs.IntVar(&cfg.Players, "players", 100, "number of players")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the run, ramp included")
@@ -75,7 +83,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-players %d: want 0 or more", cfg.Players)
 	}
 	if _, name := client.SplitStreamURL(cfg.URL); name == "" {
-		return fmt.Errorf("-url %q: want rtmp://host[:port]/app[/room…]/stream", cfg.URL)
+		return fmt.Errorf("-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.URL)
+	}
+	if _, name := client.SplitStreamURL(cfg.PlayerURL); cfg.PlayerURL != "" && name == "" {
+		return fmt.Errorf("-player-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.PlayerURL)
+	}
+	if cfg.SourceIPs, err = parseSourceIPs(sourceIPs); err != nil {
+		return err
 	}
 	if cfg.FLV == "" && !cfg.NoPublish {
 		path, line, cleanup, err := generate(genBitrate, genSize, genLength)
@@ -109,4 +123,48 @@ func parseRamp(s string) (float64, error) {
 		return 0, fmt.Errorf("-ramp %q: want players per second, e.g. 200/s", s)
 	}
 	return f, nil
+}
+
+// maxSourceIPs bounds a -source-ips range.
+const maxSourceIPs = 4096
+
+// parseSourceIPs reads "" (none), "a,b,c" or "first-last" (IPv4, last
+// octets counting up; at most maxSourceIPs addresses).
+func parseSourceIPs(s string) ([]net.IP, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("-source-ips %q: %s; want a list (127.0.0.2,127.0.0.3) or a range (127.0.0.2-127.0.0.20)", s, why)
+	}
+	if first, last, ok := strings.Cut(s, "-"); ok {
+		a, err1 := netip.ParseAddr(strings.TrimSpace(first))
+		b, err2 := netip.ParseAddr(strings.TrimSpace(last))
+		if err1 != nil || err2 != nil || !a.Is4() || !b.Is4() || b.Less(a) {
+			return nil, bad("not an IPv4 range")
+		}
+		var ips []net.IP
+		for ip := a; ; ip = ip.Next() {
+			if len(ips) == maxSourceIPs {
+				return nil, bad(fmt.Sprintf("more than %d addresses", maxSourceIPs))
+			}
+			ips = append(ips, net.IP(ip.AsSlice()))
+			if ip == b {
+				return ips, nil
+			}
+		}
+	}
+	var ips []net.IP
+	for _, f := range strings.Split(s, ",") {
+		ip := net.ParseIP(strings.TrimSpace(f))
+		if ip == nil {
+			return nil, bad(fmt.Sprintf("%q is not an IP address", f))
+		}
+		if len(ips) == maxSourceIPs {
+			return nil, bad(fmt.Sprintf("more than %d addresses", maxSourceIPs))
+		}
+		ips = append(ips, ip)
+	}
+	return ips, nil
 }

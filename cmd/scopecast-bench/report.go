@@ -18,6 +18,8 @@ import (
 // Mbit/s (10^6 bits), sizes in bytes unless the name says otherwise.
 type Report struct {
 	URL         string  `json:"url"`
+	PlayerURL   string  `json:"player_url,omitempty"`
+	SourceIPs   int     `json:"source_ips,omitempty"`
 	Players     int     `json:"players"`
 	DurationS   float64 `json:"duration_s"`
 	Ramp        float64 `json:"ramp_per_s"`
@@ -92,7 +94,8 @@ type ErrorCount struct {
 func (r *bench) report(start, end time.Time) *Report {
 	secs := end.Sub(start).Seconds()
 	rep := &Report{
-		URL: r.cfg.URL, Players: r.cfg.Players, DurationS: round(secs, 3), Ramp: r.cfg.Ramp,
+		URL: r.cfg.URL, PlayerURL: r.cfg.PlayerURL, SourceIPs: len(r.cfg.SourceIPs),
+		Players: r.cfg.Players, DurationS: round(secs, 3), Ramp: r.cfg.Ramp,
 		FFmpeg: r.cfg.FFmpegLine, BehindDefinition: behindDefinition, Errors: []ErrorCount{},
 	}
 	tl := &PublisherReport{Messages: r.refMsgs, Bytes: r.refBytes, Mbps: round(mbps(r.refBytes, secs), 3)}
@@ -312,6 +315,12 @@ func (rep *Report) WriteText(w io.Writer) {
 		ramp = fmt.Sprintf("ramp %g/s", rep.Ramp)
 	}
 	p("scopecast-bench %s: %d players, %.1f s, %s", rep.URL, rep.Players, rep.DurationS, ramp)
+	if rep.PlayerURL != "" {
+		p("players play   %s", rep.PlayerURL)
+	}
+	if rep.SourceIPs > 0 {
+		p("players dial from %d local addresses in turn", rep.SourceIPs)
+	}
 	if rep.Interrupted {
 		p("INTERRUPTED before the end of the run")
 	}
