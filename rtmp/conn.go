@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -605,6 +606,15 @@ func (c *Conn) onPublish(msid uint32, cmd *message.Command) {
 	mode, _ := cmd.StringArg(1)
 	if mode == "" {
 		mode = "live"
+	}
+	// Encoders such as OBS and ffmpeg always publish "live"; the stream key
+	// may ask for a recording instead: name?mode=record or name?mode=append.
+	if _, query := scope.SplitName(raw); mode == "live" && query != "" {
+		if q, err := neturl.ParseQuery(query); err == nil {
+			if m := q.Get("mode"); m == "record" || m == "append" {
+				mode = m
+			}
+		}
 	}
 	// record and append: the recorder subscribes between the Publish hook and
 	// stream.Publish, so that it sees the first keyframe and the headers.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,6 +430,8 @@ func TestRecordingByServerAPI(t *testing.T) {
 		t.Errorf("StartRecording without StreamsDir: %v", err)
 	}
 	ff := ffmpegPublish(t, url(ts, "live/cam"), 3, 25)
+	// Alongside, a publisher asks for its own recording in the stream key.
+	ff2 := ffmpegPublish(t, url(ts, "live/cam2?mode=record"), 2, 25)
 	ts.waitPublishing(t, "live", "cam")
 	if err := ts.Srv.StartRecording("live", "cam", false); err != nil {
 		t.Fatal(err)
@@ -436,12 +439,17 @@ func TestRecordingByServerAPI(t *testing.T) {
 	if err := ts.Srv.StartRecording("/live/", "cam", true); !errors.Is(err, rtmp.ErrAlreadyRecording) {
 		t.Errorf("second StartRecording: %v", err)
 	}
+	ts.waitPublishing(t, "live", "cam2")
 	recs := ts.Srv.Recordings()
-	if len(recs) != 1 || recs[0].Scope != "/live" || recs[0].Name != "cam" || recs[0].Publisher {
+	if len(recs) != 2 || recs[0].Scope != "/live" || recs[0].Name != "cam" || recs[0].Publisher ||
+		recs[1].Name != "cam2" || !recs[1].Publisher {
 		t.Fatalf("Recordings() = %+v", recs)
 	}
 	if err := ff.Wait(); err != nil {
 		t.Fatalf("ffmpeg: %v", err)
+	}
+	if err := ff2.Wait(); err != nil {
+		t.Fatalf("ffmpeg ?mode=record: %v", err)
 	}
 	waitFor(t, 10*time.Second, "the recording to end with its publisher", func() bool { return len(ts.Srv.Recordings()) == 0 })
 	if err := ts.Srv.StopRecording("live", "cam"); !errors.Is(err, rtmp.ErrNotRecording) {
@@ -452,6 +460,12 @@ func TestRecordingByServerAPI(t *testing.T) {
 	// From the first keyframe after the start to the end: most of 3 s.
 	if fi.Duration < 1.5 || fi.Duration > 3.1 || !near(float64(fi.VideoFrames), fi.Duration*25, 2) {
 		t.Errorf("duration %.3f s with %d video frames", fi.Duration, fi.VideoFrames)
+	}
+	// Recorded from the publisher's first packet: all of it.
+	fi2 := checkFile(t, filepath.Join(dir, "live", "cam2.flv"))
+	wantCodecs(t, fi2.probe)
+	if fi2.VideoFrames != 50 || !near(fi2.Duration, 2, 0.1) {
+		t.Errorf("?mode=record: %d video frames in %.3f s; ffmpeg sent 50 in 2 s", fi2.VideoFrames, fi2.Duration)
 	}
 }
 
@@ -468,8 +482,19 @@ func TestStopRecordingKeepsPublishing(t *testing.T) {
 	}
 	s.waitCode(t, "NetStream.Record.Start")
 	p := play(t, ts, "live", "cam")
-	s.send(t, upTo(cl.Tags, 1000))
-	waitFor(t, 10*time.Second, "player media", func() bool { return len(p.Video()) > 0 })
+	first := upTo(cl.Tags, 1000)
+	s.send(t, first)
+	var lastVideo uint32
+	for _, tg := range first {
+		if tg.Type == flv.TagVideo {
+			lastVideo = tg.Timestamp
+		}
+	}
+	// The player has all of it: so has the stream, and the recorder's queue.
+	waitFor(t, 10*time.Second, "player media", func() bool {
+		v := p.Video()
+		return len(v) > 0 && v[len(v)-1].TS == lastVideo
+	})
 	if err := ts.Srv.StopRecording("live", "cam"); err != nil {
 		t.Fatal(err)
 	}
@@ -680,6 +705,33 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	if got := v.call(t, 5, "getStreamLength", "cam"); !near(got.(float64), fi.Duration, 0.1) {
 		t.Errorf("getStreamLength = %v, file %.3f s", got, fi.Duration)
 	}
+
+	// SIGTERM mid-recording: the shutdown finalizes the file, no repair needed.
+	s2 := dialSessionURL(t, "rtmp://"+p2.addr+"/live")
+	if err := s2.publish(t, "cam2", "record"); err != nil {
+		t.Fatal(err)
+	}
+	s2.waitCode(t, "NetStream.Record.Start")
+	s2.send(t, upTo(cl.Tags, 1000))
+	file2 := filepath.Join(data, "streams", "live", "cam2.flv")
+	waitFor(t, 10*time.Second, "1 s on disk", func() bool {
+		f, err := flv.OpenFile(file2)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return f.Duration() >= 900*time.Millisecond
+	})
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.cmd.Wait(); err != nil {
+		t.Errorf("server after SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(file2 + flv.MarkerSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("marker after a clean shutdown: %v", err)
+	}
+	if fi := checkFile(t, file2); !near(fi.Duration, 1, 0.1) {
+		t.Errorf("duration after SIGTERM %.3f s, want about 1", fi.Duration)
+	}
 }
 
 // A full disk (here: the file size limit of the server process) stops the
@@ -698,13 +750,27 @@ func TestRecordingDiskFull(t *testing.T) {
 	pl := dialSessionURL(t, "rtmp://"+p.addr+"/live")
 	pl.play(t, "cam", -1000, -1)
 	pl.waitCode(t, "NetStream.Play.Start")
-	s.send(t, upTo(cl.Tags, 2000))
+	// Half a second fits and reaches the file; the next flush does not fit.
+	file := filepath.Join(data, "streams", "live", "cam.flv")
+	s.send(t, upTo(cl.Tags, 500))
+	waitFor(t, 10*time.Second, "0.4 s on disk", func() bool {
+		f, err := flv.OpenFile(file)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return f.Duration() >= 400*time.Millisecond
+	})
+	s.send(t, upTo(cl.Tags, 2000)[len(upTo(cl.Tags, 500)):])
 	s.waitCode(t, "NetStream.Record.NoAccess")
 	n := len(pl.Media())
 	s.send(t, cl.Tags[len(upTo(cl.Tags, 2000)):])
 	waitFor(t, 10*time.Second, "live media after the disk filled", func() bool { return len(pl.Media()) >= n+30 })
-	fi := checkFile(t, filepath.Join(data, "streams", "live", "cam.flv"))
-	if fi.Duration <= 0 || fi.Duration >= 2 {
+	if fi, err := os.Stat(file); err != nil || fi.Size() > 100<<10 {
+		t.Fatalf("file past the limit: %v", err)
+	}
+	fi := checkFile(t, file)
+	if fi.Duration < 0.4 || fi.Duration >= 2 {
 		t.Errorf("the cut recording lasts %.3f s", fi.Duration)
 	}
 }
