@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,7 @@ type wsClient struct {
 	closed *websocket.CloseError // the close frame the server sent
 	done   chan struct{}
 	id     string
+	pings  atomic.Int64 // pings received (each answered with a pong)
 }
 
 func dialWS(t testing.TB, url string, hdr http.Header) (*wsClient, *http.Response, error) {
@@ -129,6 +131,14 @@ func dialWS(t testing.TB, url string, hdr http.Header) (*wsClient, *http.Respons
 		return nil, resp, err
 	}
 	w := &wsClient{t: t, c: c, done: make(chan struct{})}
+	c.SetPingHandler(func(data string) error {
+		w.pings.Add(1)
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	go func() {
 		defer close(w.done)
 		for {
