@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream/flv"
+	"github.com/scopecast/scopecast/wsbridge"
 )
 
 func main() {
@@ -133,7 +135,9 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	}
 	defer store.Close()
 	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log, SharedObjects: store})
-	for name, app := range map[string]scope.Handler{live.Name: live.New(), chat.Name: chat.New()} {
+	chatApp := chat.New()
+	chatApp.Presence = true // the page shows who is in the room
+	for name, app := range map[string]scope.Handler{live.Name: live.New(), chat.Name: chatApp} {
 		if err := scopes.Register(name, app); err != nil {
 			return err
 		}
@@ -147,6 +151,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	repairRecordings(log, streamsDir)
 	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow, StreamsDir: streamsDir}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
+	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
 
 	var ls listeners
 	rl, err := net.Listen("tcp", cfg.RTMPAddr)
@@ -164,7 +169,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("http listener: %w", err)
 		}
 		ls.HTTP = hl.Addr()
-		hs := &http.Server{Handler: publicHandler(rtmpt), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		hs := &http.Server{Handler: publicHandler(rtmpt, ws), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(hl) }()
 	}
@@ -195,15 +200,20 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	for _, hs := range servers {
 		hs.Shutdown(sctx)
 	}
-	rtmptDone := make(chan struct{})
-	go func() { // alongside: it ends RTMPT sessions' blocked writes at once
-		defer close(rtmptDone)
-		rtmpt.Shutdown(sctx)
+	var wg sync.WaitGroup // the transports close alongside one another
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		rtmpt.Shutdown(sctx) // ends RTMPT sessions' blocked writes at once
+	}()
+	go func() {
+		defer wg.Done()
+		ws.Shutdown(sctx) // WebSocket connections are hijacked: http.Server.Shutdown leaves them
 	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("rtmp shutdown", "err", err)
 	}
-	<-rtmptDone
+	wg.Wait()
 	if err := scopes.Shutdown(sctx); err != nil {
 		log.Warn("scope shutdown", "err", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -60,6 +61,20 @@ func TestRunServesAndStops(t *testing.T) {
 	if page := get(ls.HTTP.String(), "/"); !strings.Contains(page, "scopecast") {
 		t.Errorf("public page: %q", page)
 	}
+	if page := get(ls.HTTP.String(), "/chat/lobby"); !strings.Contains(page, "<html") {
+		t.Errorf("chat page: %.200q", page)
+	}
+	// The WebSocket bridge is mounted on the public listener.
+	ws, _, err := websocket.DefaultDialer.DialContext(dctx, "ws://"+ls.HTTP.String()+"/chat/lobby",
+		http.Header{"Origin": {"http://" + ls.HTTP.String()}})
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"type"`) {
+		t.Errorf("first websocket frame: %q, %v", msg, err)
+	}
+	ws.Close()
 	var tree []struct {
 		Path        string
 		Connections int
@@ -83,7 +98,7 @@ func TestRunServesAndStops(t *testing.T) {
 	for name, want := range map[string]float64{
 		"scopecast_rtmp_connections":                1,
 		"scopecast_rtmp_connections_accepted_total": 1,
-		"scopecast_scopes":                          3, // /chat, /live and /live/room9
+		"scopecast_scopes":                          4, // /chat, /chat/lobby (WebSocket), /live and /live/room9
 	} {
 		f := fams[name]
 		if f == nil || len(f.Metric) != 1 {
