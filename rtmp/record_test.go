@@ -797,37 +797,41 @@ func TestPlayRecordingWithRealClients(t *testing.T) {
 	cl := makeClip(t, 3)
 	ts := vodServer(t, cl)
 
-	out := tempFile(t, "ffmpeg.flv")
-	ff := exec.Command(needTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
-		"-rtmp_live", "recorded", "-i", url(ts, "live/vod"), "-c", "copy", "-f", "flv", out)
-	if b, err := ff.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg play: %v\n%s", err, b)
+	// Three players at once (each plays in real time): ffmpeg from the
+	// start, rtmpdump with a start offset in play, ffmpeg with -ss (which
+	// on an RTMP input sends the seek command).
+	ffmpeg, rtmpdump := needTool(t, "ffmpeg"), needTool(t, "rtmpdump")
+	out := []string{tempFile(t, "ffmpeg.flv"), tempFile(t, "rtmpdump.flv"), tempFile(t, "ffmpeg-ss.flv")}
+	cmds := []*exec.Cmd{
+		exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
+			"-rtmp_live", "recorded", "-i", url(ts, "live/vod"), "-c", "copy", "-f", "flv", out[0]),
+		exec.Command(rtmpdump, "-q", "-r", url(ts, "live/vod"), "-A", "2.5", "-o", out[1]),
+		exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
+			"-rtmp_live", "recorded", "-ss", "1.5", "-i", url(ts, "live/vod"), "-c", "copy", "-f", "flv", out[2]),
 	}
-	fi := checkFile(t, out)
+	errs := make([]error, len(cmds))
+	outs := make([][]byte, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmds[i].Args, err, outs[i])
+		}
+	}
+	fi := checkFile(t, out[0])
 	wantCodecs(t, fi.probe)
 	if fi.VideoFrames != cl.Video || !near(float64(fi.AudioFrames), float64(cl.Audio), 1) {
 		t.Errorf("ffmpeg got %d video, %d audio frames; file has %d, %d", fi.VideoFrames, fi.AudioFrames, cl.Video, cl.Audio)
 	}
-
-	out2 := tempFile(t, "rtmpdump.flv")
-	rd := exec.Command(needTool(t, "rtmpdump"), "-q", "-r", url(ts, "live/vod"), "-A", "2.5", "-o", out2)
-	if b, err := rd.CombinedOutput(); err != nil {
-		t.Fatalf("rtmpdump: %v\n%s", err, b)
-	}
 	// From the keyframe at or before 2.5 s (rtmpdump shifts timestamps by
 	// the offset it asked for, so count frames).
-	if fi := checkFile(t, out2); fi.VideoFrames != cl.framesFrom(2500) {
+	if fi := checkFile(t, out[1]); fi.VideoFrames != cl.framesFrom(2500) {
 		t.Errorf("rtmpdump -A 2.5: %d video frames; want %d", fi.VideoFrames, cl.framesFrom(2500))
 	}
-
-	// ffmpeg's -ss on an RTMP input sends the seek command.
-	out3 := tempFile(t, "ffmpeg-ss.flv")
-	ff = exec.Command(needTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
-		"-rtmp_live", "recorded", "-ss", "1.5", "-i", url(ts, "live/vod"), "-c", "copy", "-f", "flv", out3)
-	if b, err := ff.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg -ss: %v\n%s", err, b)
-	}
-	if fi := checkFile(t, out3); fi.VideoFrames != cl.framesFrom(1500) {
+	if fi := checkFile(t, out[2]); fi.VideoFrames != cl.framesFrom(1500) {
 		t.Errorf("ffmpeg -ss 1.5: %d video frames; want %d", fi.VideoFrames, cl.framesFrom(1500))
 	}
 }
