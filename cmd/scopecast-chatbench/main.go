@@ -1,0 +1,483 @@
+// Command scopecast-chatbench is the chat load benchmark of scopecast's
+// WebSocket bridge: it opens many WebSocket clients and a few RTMP
+// shared-object clients in one chat room, sends chat messages at a fixed rate
+// from random clients of both kinds, and measures at every client the
+// delivery of every message (exactly once: losses and duplicates counted
+// apart) and its latency, plus, given the server's pid, the server's CPU and
+// memory.
+//
+//	scopecast-chatbench -ws ws://127.0.0.1:5080/chat/bench -rtmp rtmp://127.0.0.1:1935/chat/bench \
+//	    -ws-clients 1000 -rtmp-clients 10 -rate 100/s -duration 30s [-pid PID] [-json]
+//
+// Every message carries its id and its send time (monotonic nanoseconds since
+// the tool started) in its text; senders and receivers are in this process,
+// so latency is arrival − send on one clock. See docs/chat-bench.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	// The tool keeps little garbage (one latency table, reused buffers):
+	// collect less often so that the server gets the CPU.
+	debug.SetGCPercent(400)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "scopecast-chatbench:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run parses args, runs the benchmark and writes the report to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scopecast-chatbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg Config
+	var rate, ramp string
+	var asJSON bool
+	fs.StringVar(&cfg.WSURL, "ws", "ws://127.0.0.1:5080/chat/bench", "WebSocket URL of the room: ws://host:port/app/room…")
+	fs.StringVar(&cfg.RTMPURL, "rtmp", "rtmp://127.0.0.1:1935/chat/bench", "RTMP URL of the same room: rtmp://host:port/app/room…")
+	fs.StringVar(&cfg.SO, "so", "chat", "shared object the clients join (the bridge's default is chat)")
+	fs.StringVar(&cfg.Origin, "origin", "", "Origin header of the WebSocket clients (default http://<host:port of -ws>)")
+	fs.IntVar(&cfg.WSClients, "ws-clients", 1000, "WebSocket clients")
+	fs.IntVar(&cfg.RTMPClients, "rtmp-clients", 10, "RTMP clients")
+	fs.StringVar(&rate, "rate", "100/s", "messages per second, all senders together")
+	fs.Float64Var(&cfg.RTMPShare, "rtmp-share", 0.1, "share of the messages sent by RTMP clients (the rest by WebSocket clients)")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the sending phase (joins not included)")
+	fs.StringVar(&ramp, "ramp", "200/s", "clients opened per second (0: as fast as they join, 64 at a time)")
+	fs.DurationVar(&cfg.Settle, "settle", 500*time.Millisecond, "after the joins, start sending once no client received anything for this long")
+	fs.DurationVar(&cfg.SettleMax, "settle-max", 60*time.Second, "… or after this long at most")
+	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "after the last send, wait at most this long for missing deliveries")
+	fs.DurationVar(&cfg.Timeout, "timeout", 20*time.Second, "per-client dial and join timeout")
+	fs.StringVar(&cfg.Mode, "mode", ModeChat, "message path: chat (the chat attribute \"message\", as the page does) or send (SharedObject send)")
+	fs.IntVar(&cfg.PID, "pid", 0, "server process id: report its CPU and RSS from /proc")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed for the choice of senders (0: from the clock)")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if cfg.Rate, err = parsePerSecond("-rate", rate); err != nil {
+		return err
+	}
+	if cfg.Rate == 0 {
+		return errors.New("-rate: want more than 0 messages per second")
+	}
+	if cfg.Ramp, err = parsePerSecond("-ramp", ramp); err != nil {
+		return err
+	}
+	if cfg.WSClients < 0 || cfg.RTMPClients < 0 {
+		return errors.New("-ws-clients and -rtmp-clients: want 0 or more")
+	}
+	if cfg.RTMPShare < 0 || cfg.RTMPShare > 1 {
+		return fmt.Errorf("-rtmp-share %g: want 0..1", cfg.RTMPShare)
+	}
+	if cfg.Duration <= 0 {
+		return errors.New("-duration: want more than 0")
+	}
+	if n := cfg.Rate * cfg.Duration.Seconds(); n > 10_000_000 {
+		return fmt.Errorf("-rate × -duration = %g messages: at most 10 million", n)
+	}
+	if cfg.WSClients > 0 && !strings.HasPrefix(cfg.WSURL, "ws://") && !strings.HasPrefix(cfg.WSURL, "wss://") {
+		return fmt.Errorf("-ws %q: want ws://host:port/app/room…", cfg.WSURL)
+	}
+	rep, err := Run(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.WriteText(stdout)
+	return nil
+}
+
+// parsePerSecond reads "100/s", "100" or "0".
+func parsePerSecond(flag, s string) (float64, error) {
+	v := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s %q: want a number per second, e.g. 100/s", flag, s)
+	}
+	return f, nil
+}
+
+// Report is the result of a run. Latencies are in milliseconds.
+type Report struct {
+	Config     Config   `json:"config"`
+	LoadBefore string   `json:"loadavg_before"`
+	LoadAfter  string   `json:"loadavg_after"`
+	Join       JoinInfo `json:"join"`
+	Run        RunInfo  `json:"run"`
+
+	Deliveries Deliveries    `json:"deliveries"`
+	Latency    LatencyReport `json:"latency"`
+	// ByPath splits the latencies by sender → receiver kind: ws→ws, ws→rtmp,
+	// rtmp→ws, rtmp→rtmp.
+	ByPath map[string]LatencyReport `json:"latency_by_path"`
+
+	Server *ServerReport `json:"server,omitempty"`
+	Tool   ToolReport    `json:"tool"`
+	Errors []ErrorCount  `json:"errors"`
+}
+
+// JoinInfo is the join phase: every client connects and joins the object;
+// the chat app's presence rewrites "users" for everyone at each join.
+type JoinInfo struct {
+	ConnectS   float64 `json:"connect_s"`     // until every client joined
+	SettleS    float64 `json:"settle_s"`      // then until the traffic stopped
+	Bytes      int64   `json:"bytes"`         // received by all clients (mostly presence)
+	ServerCPUS float64 `json:"server_cpu_s"`  // server CPU over connect + settle
+	ToolCPUS   float64 `json:"tool_cpu_s"`    // the tool's CPU over connect + settle
+	Dropped    int     `json:"dropped_peers"` // clients the server closed before sending began
+}
+
+// RunInfo is the sending phase.
+type RunInfo struct {
+	Sent        int     `json:"sent"`
+	SentWS      int     `json:"sent_ws"`
+	SentRTMP    int     `json:"sent_rtmp"`
+	SendS       float64 `json:"send_s"`           // first to last send
+	RateAchived float64 `json:"rate_per_s"`       // sent / send_s
+	MaxLateMS   float64 `json:"max_send_late_ms"` // worst lateness of a send against its schedule
+	DrainS      float64 `json:"drain_s"`          // last send → every delivery in (or the drain limit)
+	Complete    bool    `json:"complete"`         // every expected delivery arrived before the drain limit
+	BytesIn     int64   `json:"bytes_in"`         // bytes received by all clients while sending and draining
+}
+
+// Deliveries counts deliveries: every message is expected once at every
+// client other than its sender that was connected when sending began.
+type Deliveries struct {
+	Expected   int64 `json:"expected"`
+	Received   int64 `json:"received"`   // distinct (message, receiver) pairs
+	Lost       int64 `json:"lost"`       // expected − received
+	Duplicates int64 `json:"duplicates"` // extra copies of a message at one receiver
+	Echoes     int64 `json:"echoes"`     // senders that received their own message
+	Stray      int64 `json:"stray"`      // unparsable markers or shared-object messages
+	Acks       int64 `json:"acks"`       // acknowledgements senders got (ack frame / success event)
+	AcksWanted int64 `json:"acks_expected"`
+	ErrFrames  int64 `json:"error_frames"` // error frames / status events
+	// ReceiversShort is the number of receivers that missed at least one message.
+	ReceiversShort int `json:"receivers_short"`
+	// Disconnected: clients whose connection ended during the run.
+	Disconnected int `json:"disconnected"`
+}
+
+// LatencyReport is the distribution of arrival − send over all deliveries.
+type LatencyReport struct {
+	N     int     `json:"n"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p99_9_ms"`
+	Max   float64 `json:"max_ms"`
+	Mean  float64 `json:"mean_ms"`
+	Worst float64 `json:"worst_second_p99_ms"` // p99 of the worst second of sending (whole report only)
+}
+
+// ServerReport is the server's cost over the sending phase (send + drain), from /proc.
+type ServerReport struct {
+	PID            int     `json:"pid"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUCores       float64 `json:"cpu_cores"`
+	RSSStartKB     uint64  `json:"rss_start_kb"`
+	RSSJoinedKB    uint64  `json:"rss_joined_kb"`
+	RSSEndKB       uint64  `json:"rss_end_kb"`
+	RSSPerClientKB float64 `json:"rss_per_client_kb"` // (joined − start) / clients
+}
+
+// ToolReport is this process's cost over the sending phase.
+type ToolReport struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUCores   float64 `json:"cpu_cores"`
+	RSSKB      uint64  `json:"rss_kb"`
+}
+
+// ErrorCount is one kind of connection error and how many clients had it.
+type ErrorCount struct {
+	Error string `json:"error"`
+	Count int    `json:"count"`
+}
+
+func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, complete bool, late time.Duration) {
+	sent := int(b.nSent.Load())
+	var msgs []int
+	for id := range sent {
+		if b.sendNs[id] >= 0 {
+			msgs = append(msgs, id)
+			if b.peers[b.senders[id]].kind == kindWS {
+				rep.Run.SentWS++
+			} else {
+				rep.Run.SentRTMP++
+			}
+		}
+	}
+	rep.Run.Sent = len(msgs)
+	if len(msgs) > 1 {
+		span := float64(b.sendNs[msgs[len(msgs)-1]]-b.sendNs[msgs[0]]) / 1e9
+		rep.Run.SendS = round(span, 3)
+		if span > 0 {
+			rep.Run.RateAchived = round(float64(len(msgs)-1)/span, 2)
+		}
+	}
+	rep.Run.MaxLateMS = round(ms(late), 2)
+	rep.Run.DrainS = round(runEnd.Sub(sendEnd).Seconds(), 3)
+	rep.Run.Complete = complete
+
+	d := &rep.Deliveries
+	errs := map[string]int{}
+	byPath := map[string][]int64{}
+	var all []int64
+	var secs [][]int64 // latencies by second of sending
+	firstNs := int64(0)
+	if len(msgs) > 0 {
+		firstNs = b.sendNs[msgs[0]]
+	}
+	kind := [2]string{"ws", "rtmp"}
+	for _, p := range b.peers {
+		if p.err != nil {
+			d.Disconnected++
+			errs[p.err.Error()]++
+		}
+		d.Duplicates += int64(p.dups)
+		d.Echoes += int64(p.echoes)
+		d.Stray += int64(p.stray)
+		d.Acks += int64(p.acks)
+		d.ErrFrames += int64(p.errFrames)
+		if b.cfg.Mode == ModeChat || p.kind == kindWS {
+			d.AcksWanted += int64(p.sent)
+		}
+		short := false
+		for _, id := range msgs {
+			from := b.peers[b.senders[id]]
+			if from == p {
+				continue
+			}
+			d.Expected++
+			lat := p.lat[id]
+			if lat == 0 {
+				short = true
+				continue
+			}
+			d.Received++
+			all = append(all, lat)
+			path := kind[from.kind] + "→" + kind[p.kind]
+			byPath[path] = append(byPath[path], lat)
+			s := int((b.sendNs[id] - firstNs) / int64(time.Second))
+			for len(secs) <= s {
+				secs = append(secs, nil)
+			}
+			secs[s] = append(secs[s], lat)
+		}
+		if short {
+			d.ReceiversShort++
+		}
+	}
+	d.Lost = d.Expected - d.Received
+	rep.Latency = latencies(all)
+	for _, s := range secs {
+		if len(s) > 0 {
+			rep.Latency.Worst = max(rep.Latency.Worst, latencies(s).P99)
+		}
+	}
+	rep.ByPath = map[string]LatencyReport{}
+	for k, v := range byPath {
+		rep.ByPath[k] = latencies(v)
+	}
+	rep.Errors = []ErrorCount{}
+	for e, n := range errs {
+		rep.Errors = append(rep.Errors, ErrorCount{e, n})
+	}
+	sort.Slice(rep.Errors, func(i, j int) bool {
+		a, b := rep.Errors[i], rep.Errors[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
+	})
+}
+
+// latencies sorts v (nanoseconds) and returns its distribution.
+func latencies(v []int64) LatencyReport {
+	if len(v) == 0 {
+		return LatencyReport{}
+	}
+	slices.Sort(v)
+	rank := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(v)))) - 1
+		return round(float64(v[min(max(i, 0), len(v)-1)])/1e6, 3)
+	}
+	var sum float64
+	for _, x := range v {
+		sum += float64(x)
+	}
+	return LatencyReport{
+		N: len(v), P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), P999: rank(0.999),
+		Max: round(float64(v[len(v)-1])/1e6, 3), Mean: round(sum/float64(len(v))/1e6, 3),
+	}
+}
+
+// WriteText prints the report for people.
+func (rep *Report) WriteText(w io.Writer) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
+	c := rep.Config
+	p("scopecast-chatbench: %d WebSocket + %d RTMP clients, %g msg/s for %v, mode %s (RTMP share %g)",
+		c.WSClients, c.RTMPClients, c.Rate, c.Duration, c.Mode, c.RTMPShare)
+	p("  ws   %s", c.WSURL)
+	p("  rtmp %s (so %q)", c.RTMPURL, c.SO)
+	p("load average before: %s; after: %s", rep.LoadBefore, rep.LoadAfter)
+	j := rep.Join
+	p("join:        all joined in %.2f s, traffic quiet %.2f s later; %.1f MB received (presence), server %.2f CPU s, tool %.2f CPU s, %d dropped",
+		j.ConnectS, j.SettleS, float64(j.Bytes)/1e6, j.ServerCPUS, j.ToolCPUS, j.Dropped)
+	r := rep.Run
+	p("sent:        %d messages (%d WebSocket, %d RTMP) over %.2f s = %.2f msg/s; worst send lateness %.2f ms",
+		r.Sent, r.SentWS, r.SentRTMP, r.SendS, r.RateAchived, r.MaxLateMS)
+	complete := "all in"
+	if !r.Complete {
+		complete = "INCOMPLETE at the drain limit"
+	}
+	p("drain:       %.3f s after the last send (%s); %.1f MB received while sending", r.DrainS, complete, float64(r.BytesIn)/1e6)
+	d := rep.Deliveries
+	p("deliveries:  %d expected, %d received, %d lost, %d duplicates, %d echoes, %d stray; %d receivers short, %d disconnected",
+		d.Expected, d.Received, d.Lost, d.Duplicates, d.Echoes, d.Stray, d.ReceiversShort, d.Disconnected)
+	p("acks:        %d of %d expected; %d error frames", d.Acks, d.AcksWanted, d.ErrFrames)
+	l := rep.Latency
+	p("latency:     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms, mean %.2f ms (worst second's p99 %.2f ms)",
+		l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean, l.Worst)
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range rep.ByPath {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		l := rep.ByPath[k]
+		p("  %-10s %8d deliveries: p50 %.2f ms, p99 %.2f ms, max %.2f ms", k, l.N, l.P50, l.P99, l.Max)
+	}
+	if s := rep.Server; s != nil {
+		p("server pid %d: %.2f CPU s while sending and draining (%.3f cores); RSS %.1f MB at start, %.1f MB joined (%.1f KB per client), %.1f MB at the end",
+			s.PID, s.CPUSeconds, s.CPUCores, float64(s.RSSStartKB)/1024, float64(s.RSSJoinedKB)/1024, s.RSSPerClientKB, float64(s.RSSEndKB)/1024)
+	}
+	p("tool:        %.2f CPU s while sending and draining (%.3f cores), RSS %.1f MB", rep.Tool.CPUSeconds, rep.Tool.CPUCores, float64(rep.Tool.RSSKB)/1024)
+	if len(rep.Errors) == 0 {
+		p("errors:      none")
+		return
+	}
+	p("errors:")
+	for i, e := range rep.Errors {
+		if i == 10 {
+			p("  … %d more kinds", len(rep.Errors)-10)
+			break
+		}
+		p("  %5d × %s", e.Count, e.Error)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// loadavg returns the first three fields of /proc/loadavg ("" if unreadable).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// procSample is a reading of /proc/PID.
+type procSample struct {
+	cpu   float64 // utime + stime, seconds
+	rssKB uint64
+	at    time.Time
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
+const clockTicks = 100
+
+// sampleProc reads /proc/pid (pid 0: this process).
+func sampleProc(pid int) (procSample, error) {
+	s := procSample{at: time.Now()}
+	dir := "/proc/self"
+	if pid > 0 {
+		dir = "/proc/" + strconv.Itoa(pid)
+	}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return s, err
+	}
+	if s.cpu, err = parseStat(stat); err != nil {
+		return s, fmt.Errorf("%s/stat: %w", dir, err)
+	}
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return s, err
+	}
+	if s.rssKB, err = parseRSS(status); err != nil {
+		return s, fmt.Errorf("%s/status: %w", dir, err)
+	}
+	return s, nil
+}
+
+// parseStat returns utime+stime in seconds from a /proc/PID/stat line. The
+// command name in parentheses may hold spaces, so fields count from the last ')'.
+func parseStat(b []byte) (float64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("no ')' in stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // f[0] is field 3 (state); utime is field 14, stime 15
+		return 0, errors.New("short stat line")
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad utime/stime %q %q", f[11], f[12])
+	}
+	return float64(u+st) / clockTicks, nil
+}
+
+// parseRSS returns VmRSS in kB from /proc/PID/status.
+func parseRSS(b []byte) (uint64, error) {
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			return strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no VmRSS line")
+}

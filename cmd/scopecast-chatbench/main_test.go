@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/wsbridge"
+)
+
+// startServer runs an in-process server: the chat app with presence, the
+// RTMP server and the WebSocket bridge, as cmd/scopecast mounts them. It
+// returns the ws:// and rtmp:// URLs of room /chat/bench.
+func startServer(t *testing.T) (wsURL, rtmpURL string) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	scopes := scope.New(scope.Options{Logger: log})
+	app := chat.New()
+	app.Presence = true
+	if err := scopes.Register(chat.Name, app); err != nil {
+		t.Fatal(err)
+	}
+	srv := &rtmp.Server{Scopes: scopes, Logger: log}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(l)
+	}()
+	h := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
+	hs := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.Shutdown(ctx)
+		hs.Close()
+		srv.Shutdown(ctx)
+		scopes.Shutdown(ctx)
+		<-served
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/chat/bench", "rtmp://" + l.Addr().String() + "/chat/bench"
+}
+
+// Both message paths, both kinds of clients: every message reaches every
+// other client exactly once, senders get acknowledgements, and the report
+// adds up.
+func TestRunInProcess(t *testing.T) {
+	for _, mode := range []string{ModeChat, ModeSend} {
+		t.Run(mode, func(t *testing.T) {
+			wsURL, rtmpURL := startServer(t)
+			cfg := Config{
+				WSURL: wsURL, RTMPURL: rtmpURL, WSClients: 8, RTMPClients: 3,
+				Rate: 40, RTMPShare: 0.3, Duration: time.Second, Mode: mode,
+				Settle: 100 * time.Millisecond, Drain: 10 * time.Second, Seed: 7,
+			}
+			rep, err := Run(context.Background(), cfg, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			rep.WriteText(&out)
+			t.Log("\n" + out.String())
+			d := rep.Deliveries
+			if rep.Run.Sent != 40 || rep.Run.SentWS == 0 || rep.Run.SentRTMP == 0 {
+				t.Errorf("sent %d (%d ws, %d rtmp); want 40 from both kinds", rep.Run.Sent, rep.Run.SentWS, rep.Run.SentRTMP)
+			}
+			if want := int64(rep.Run.Sent * 10); d.Expected != want || d.Received != want || d.Lost != 0 || !rep.Run.Complete {
+				t.Errorf("expected %d, received %d, lost %d, complete %v; want %d, all in", d.Expected, d.Received, d.Lost, rep.Run.Complete, want)
+			}
+			if d.Duplicates != 0 || d.Stray != 0 || d.ErrFrames != 0 || d.Disconnected != 0 || len(rep.Errors) != 0 {
+				t.Errorf("duplicates %d, stray %d, error frames %d, disconnected %d, errors %v; want none",
+					d.Duplicates, d.Stray, d.ErrFrames, d.Disconnected, rep.Errors)
+			}
+			wantEchoes := int64(0)
+			if mode == ModeSend {
+				wantEchoes = int64(rep.Run.SentRTMP) // an RTMP sender gets its own send back
+			}
+			if d.Echoes != wantEchoes || d.Acks != d.AcksWanted {
+				t.Errorf("echoes %d (want %d), acks %d of %d", d.Echoes, wantEchoes, d.Acks, d.AcksWanted)
+			}
+			for _, path := range []string{"ws→ws", "ws→rtmp", "rtmp→ws", "rtmp→rtmp"} {
+				if rep.ByPath[path].N == 0 {
+					t.Errorf("no deliveries on path %s", path)
+				}
+			}
+			if rep.Latency.P50 <= 0 || rep.Latency.Max < rep.Latency.P99 {
+				t.Errorf("latency %+v", rep.Latency)
+			}
+		})
+	}
+}
+
+func TestParsePerSecond(t *testing.T) {
+	for in, want := range map[string]float64{"100/s": 100, "2.5": 2.5, "0": 0} {
+		if got, err := parsePerSecond("-rate", in); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x/s", "-1", "NaN", "Inf"} {
+		if _, err := parsePerSecond("-rate", in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
