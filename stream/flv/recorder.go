@@ -614,9 +614,11 @@ func (r *Recorder) tag(typ uint8, ts uint32, data []byte) {
 // the reserved onMetaData. A short write is cut back to the last whole tag.
 func (r *Recorder) flush() error {
 	if len(r.buf) > 0 {
-		n, err := r.f.WriteAt(r.buf, r.off)
+		_, err := r.f.WriteAt(r.buf, r.off)
 		if err != nil {
-			if n > 0 && r.f.Truncate(r.off) != nil {
+			// Cut back to the last whole tag whatever n says: os.File.WriteAt
+			// can report 0 after a partial write ended by EFBIG or ENOSPC.
+			if r.f.Truncate(r.off) != nil {
 				r.dirty = true // Repair cuts it at the next start
 			}
 			return fmt.Errorf("%w: %w", ErrRecordWrite, err)
