@@ -616,7 +616,7 @@ func (r *Recorder) flush() error {
 	if len(r.buf) > 0 {
 		_, err := r.f.WriteAt(r.buf, r.off)
 		if err != nil {
-			// Cut back to the last whole tag whatever n says: os.File.WriteAt
+			// Cut back to the last whole tag whatever was written: os.File.WriteAt
 			// can report 0 after a partial write ended by EFBIG or ENOSPC.
 			if r.f.Truncate(r.off) != nil {
 				r.dirty = true // Repair cuts it at the next start
