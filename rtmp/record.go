@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
@@ -118,6 +121,19 @@ func (s *Server) StopRecording(scopePath, name string) error {
 	return s.stopRecording(r, true)
 }
 
+// recordFileName expands a RecordName template for stream name at t.
+func recordFileName(template, name string, t time.Time) string {
+	if template == "" {
+		return name
+	}
+	return strings.NewReplacer(
+		"{name}", name,
+		"{date}", t.Format("20060102"),
+		"{time}", t.Format("150405"),
+		"{unix}", strconv.FormatInt(t.Unix(), 10),
+	).Replace(template)
+}
+
 // startRecording registers a recording of st and starts its recorder.
 // c and msid name the publisher to notify (nil for the server API). The
 // caller closes r.announced once it has sent Record.Start.
@@ -125,7 +141,7 @@ func (s *Server) startRecording(st *stream.Stream, sc *scope.Scope, name string,
 	if s.StreamsDir == "" {
 		return nil, ErrRecordingDisabled
 	}
-	path, err := flv.SafePath(s.StreamsDir, sc.Path(), name)
+	path, err := flv.SafePath(s.StreamsDir, sc.Path(), recordFileName(s.RecordName, name, time.Now()))
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,12 @@ type Server struct {
 	// append mode gets NetStream.Record.NoAccess and goes on live; play with
 	// a start >= 0 finds no recording).
 	StreamsDir string
+	// RecordName names recording files: "{name}" (the default: the stream
+	// name, so that play(name) plays the recording back), or a template of
+	// {name}, {date} (20060102), {time} (150405) and {unix} (seconds), e.g.
+	// "{name}-{date}-{time}". The result is a file name in the scope's
+	// directory ("flv" added), checked like any name (flv.SafePath).
+	RecordName string
 	// RecordFlushInterval is how often a recording's buffered tags reach the
 	// file (default flv.DefaultFlushInterval, 500 ms): a kill -9 loses at
 	// most about this much.

@@ -51,6 +51,7 @@ type config struct {
 	KeepDelay     time.Duration
 	ShutdownGrace time.Duration
 	MergeWindow   time.Duration
+	RecordName    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&cfg.KeepDelay, "keep-delay", 5*time.Second, "how long an empty room lingers before it is removed")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for connections to close")
+	fs.StringVar(&cfg.RecordName, "record-name", "{name}", "recording file name template: {name}, {date}, {time}, {unix} (\".flv\" added)")
 	fs.DurationVar(&cfg.MergeWindow, "merge-window", rtmp.DefaultMergeWindow, "how long a player's media may wait so that one write carries several frames (negative: write at once)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -149,7 +151,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		return fmt.Errorf("streams directory: %w", err)
 	}
 	repairRecordings(log, streamsDir)
-	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow, StreamsDir: streamsDir}
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
 	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
 
