@@ -210,6 +210,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 		rep.Join.ServerCPUS = round(srv1.cpu-srv0.cpu, 2)
 	}
 	self1, _ := sampleProc(0)
+	busy1 := cpuBusy()
 	rep.Join.ToolCPUS = round(self1.cpu-self0.cpu, 2)
 	for _, p := range b.peers { // the presence traffic is not the run's
 		if p.dead.Load() {
@@ -229,6 +230,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 		srv2, _ = sampleProc(cfg.PID)
 	}
 	self2, _ := sampleProc(0)
+	busy2 := cpuBusy()
 	rep.LoadAfter = loadavg()
 	rep.Run.BytesIn = b.bytesIn.Load() - bytes0
 
@@ -252,6 +254,11 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 		CPUCores:   round((self2.cpu-self1.cpu)/self2.at.Sub(self1.at).Seconds(), 3),
 		RSSKB:      self2.rssKB,
 	}
+	others := busy2 - busy1 - (self2.cpu - self1.cpu)
+	if cfg.PID > 0 {
+		others -= srv2.cpu - srv1.cpu
+	}
+	rep.OthersCores = round(max(others, 0)/self2.at.Sub(self1.at).Seconds(), 3)
 	return rep, nil
 }
 

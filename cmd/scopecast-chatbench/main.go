@@ -26,7 +26,9 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var rate, ramp string
 	var asJSON bool
+	var cpuProfile string
 	fs.StringVar(&cfg.WSURL, "ws", "ws://127.0.0.1:5080/chat/bench", "WebSocket URL of the room: ws://host:port/app/room…")
 	fs.StringVar(&cfg.RTMPURL, "rtmp", "rtmp://127.0.0.1:1935/chat/bench", "RTMP URL of the same room: rtmp://host:port/app/room…")
 	fs.StringVar(&cfg.SO, "so", "chat", "shared object the clients join (the bridge's default is chat)")
@@ -74,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.PID, "pid", 0, "server process id: report its CPU and RSS from /proc")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed for the choice of senders (0: from the clock)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the tool's own CPU profile (whole run) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +108,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.WSClients > 0 && !strings.HasPrefix(cfg.WSURL, "ws://") && !strings.HasPrefix(cfg.WSURL, "wss://") {
 		return fmt.Errorf("-ws %q: want ws://host:port/app/room…", cfg.WSURL)
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := Run(ctx, cfg, stderr)
 	if err != nil {
@@ -144,7 +159,11 @@ type Report struct {
 
 	Server *ServerReport `json:"server,omitempty"`
 	Tool   ToolReport    `json:"tool"`
-	Errors []ErrorCount  `json:"errors"`
+	// OthersCores is the CPU the rest of the machine (neither the server nor
+	// the tool) used while sending and draining, in cores: other load that
+	// competed for the same CPUs. Without -pid it includes the server.
+	OthersCores float64      `json:"others_cores"`
+	Errors      []ErrorCount `json:"errors"`
 }
 
 // JoinInfo is the join phase: every client connects and joins the object;
@@ -384,6 +403,7 @@ func (rep *Report) WriteText(w io.Writer) {
 			s.PID, s.CPUSeconds, s.CPUCores, float64(s.RSSStartKB)/1024, float64(s.RSSJoinedKB)/1024, s.RSSPerClientKB, float64(s.RSSEndKB)/1024)
 	}
 	p("tool:        %.2f CPU s while sending and draining (%.3f cores), RSS %.1f MB", rep.Tool.CPUSeconds, rep.Tool.CPUCores, float64(rep.Tool.RSSKB)/1024)
+	p("others:      %.3f cores used by other processes meanwhile (%d CPUs)", rep.OthersCores, runtime.NumCPU())
 	if len(rep.Errors) == 0 {
 		p("errors:      none")
 		return
@@ -416,6 +436,26 @@ func loadavg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuBusy returns the CPU time all processes used so far (user, nice,
+// system, irq, softirq, steal of every core), in seconds, from /proc/stat.
+func cpuBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		v, _ := strconv.ParseUint(f[i], 10, 64)
+		ticks += v
+	}
+	return float64(ticks) / clockTicks
 }
 
 // procSample is a reading of /proc/PID.
