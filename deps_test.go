@@ -116,3 +116,34 @@ func TestImportTable(t *testing.T) {
 		t.Fatalf("only %d Go files checked: is the walk broken?", seen)
 	}
 }
+
+// The matcher itself: the table test above must be able to fail.
+func TestImportRules(t *testing.T) {
+	for _, c := range []struct {
+		dir, imp string
+		ok       bool
+	}{
+		{"rtmp/amf", "fmt", true},
+		{"rtmp/amf", module + "stream", false},
+		{"rtmp/message", module + "rtmp/amf", true},
+		{"rtmp/message", module + "rtmp/chunk", false},
+		{"stream", "github.com/gorilla/websocket", false},
+		{"wsbridge", "github.com/gorilla/websocket", true},
+		{"sharedobject", "go.etcd.io/bbolt", true},
+		{"scope", "go.etcd.io/bbolt", false},
+		{"apps/chat", module + "rtmp", false},
+		{"cmd/scopecast", module + "rtmp", true},
+	} {
+		rules, known := rulesFor(c.dir)
+		if !known {
+			t.Errorf("%s is not in the table", c.dir)
+			continue
+		}
+		if got := isStd(c.imp) || permitted(rules, c.imp); got != c.ok {
+			t.Errorf("%s importing %s: allowed=%v, want %v", c.dir, c.imp, got, c.ok)
+		}
+	}
+	if _, known := rulesFor("newpkg"); known {
+		t.Error("an unknown package matched a rule")
+	}
+}
