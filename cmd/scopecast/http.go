@@ -42,10 +42,10 @@ func publicHandler(rtmpt, ws http.Handler) http.Handler {
 }
 
 // adminHandler serves the admin listener: /metrics, /api/scopes, /debug/pprof.
-func adminHandler(srv *rtmp.Server, scopes *scope.Global) http.Handler {
+func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newCollector(srv, scopes))
+	reg.MustRegister(newCollector(srv, rtmpt, scopes))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -90,18 +90,21 @@ func scopeTree(g *scope.Global) []scopeJSON {
 // collector reads the server's counters at scrape time.
 type collector struct {
 	srv    *rtmp.Server
+	rtmpt  *rtmp.RTMPTHandler
 	scopes *scope.Global
 
 	conns, accepted, bytesIn, bytesOut, rejected, protocol, slow, panics, mediaDropped *prometheus.Desc
 	scopesN, streamsN, playersN                                                        *prometheus.Desc
+
+	tSessions, tOpened, tRefused, tExpired, tBytesIn, tBytesOut, tPending, tSends, tPolls, tBad *prometheus.Desc
 }
 
-func newCollector(srv *rtmp.Server, scopes *scope.Global) *collector {
+func newCollector(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global) *collector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("scopecast_"+name, help, nil, nil)
 	}
 	return &collector{
-		srv: srv, scopes: scopes,
+		srv: srv, rtmpt: rtmpt, scopes: scopes,
 		conns:        d("rtmp_connections", "Open RTMP connections."),
 		accepted:     d("rtmp_connections_accepted_total", "RTMP connections accepted."),
 		bytesIn:      d("rtmp_received_bytes_total", "Bytes received from RTMP clients."),
@@ -114,6 +117,17 @@ func newCollector(srv *rtmp.Server, scopes *scope.Global) *collector {
 		scopesN:      d("scopes", "Scopes in the tree (applications and rooms)."),
 		streamsN:     d("streams", "Live streams with a publisher."),
 		playersN:     d("players", "Subscribers of live streams."),
+
+		tSessions: d("rtmpt_sessions", "Open RTMPT sessions."),
+		tOpened:   d("rtmpt_sessions_opened_total", "RTMPT sessions opened."),
+		tRefused:  d("rtmpt_sessions_refused_total", "RTMPT /open requests refused by a session limit."),
+		tExpired:  d("rtmpt_sessions_expired_total", "RTMPT sessions ended for want of requests."),
+		tBytesIn:  d("rtmpt_received_bytes_total", "RTMP bytes received in RTMPT /send bodies."),
+		tBytesOut: d("rtmpt_sent_bytes_total", "RTMP bytes sent in RTMPT responses."),
+		tPending:  d("rtmpt_pending_bytes", "RTMPT output waiting for polls, all sessions."),
+		tSends:    d("rtmpt_sends_total", "RTMPT /send requests served."),
+		tPolls:    d("rtmpt_polls_total", "RTMPT /idle requests served."),
+		tBad:      d("rtmpt_bad_requests_total", "RTMPT requests answered with a 4xx status."),
 	}
 }
 
@@ -145,6 +159,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return true
 	})
+	t := c.rtmpt.Stats()
+	g(c.tSessions, float64(t.Sessions.Load()))
+	ct(c.tOpened, t.Opened.Load())
+	ct(c.tRefused, t.Refused.Load())
+	ct(c.tExpired, t.Expired.Load())
+	ct(c.tBytesIn, t.BytesIn.Load())
+	ct(c.tBytesOut, t.BytesOut.Load())
+	g(c.tPending, float64(t.Pending.Load()))
+	ct(c.tSends, t.Sends.Load())
+	ct(c.tPolls, t.Polls.Load())
+	ct(c.tBad, t.BadRequests.Load())
 	g(c.scopesN, float64(scopes))
 	g(c.streamsN, float64(streams))
 	g(c.playersN, float64(players))

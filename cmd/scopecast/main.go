@@ -182,7 +182,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		ls.Admin = al.Addr()
-		as := &http.Server{Handler: adminHandler(srv, scopes), ReadHeaderTimeout: 10 * time.Second}
+		as := &http.Server{Handler: adminHandler(srv, rtmpt, scopes), ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, as)
 		go func() { errc <- as.Serve(al) }()
 	}

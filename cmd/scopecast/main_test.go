@@ -90,14 +90,23 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Errorf("/api/scopes lacks /live/room9 with one connection: %+v", tree)
 	}
 
+	// An RTMPT client on the public listener: the same server, counted as RTMPT.
+	tc, err := client.Dial(dctx, "rtmpt://"+ls.HTTP.String()+"/live/room9", client.Options{})
+	if err != nil {
+		t.Fatalf("rtmpt connect: %v", err)
+	}
+	defer tc.Close()
+
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(strings.NewReader(get(ls.Admin.String(), "/metrics")))
 	if err != nil {
 		t.Fatalf("metrics do not parse: %v", err)
 	}
 	for name, want := range map[string]float64{
-		"scopecast_rtmp_connections":                1,
-		"scopecast_rtmp_connections_accepted_total": 1,
+		"scopecast_rtmp_connections":                2, // one over TCP, one over RTMPT
+		"scopecast_rtmp_connections_accepted_total": 1, // TCP accepts
+		"scopecast_rtmpt_sessions":                  1,
+		"scopecast_rtmpt_sessions_opened_total":     1,
 		"scopecast_scopes":                          4, // /chat, /chat/lobby (WebSocket), /live and /live/room9
 	} {
 		f := fams[name]
