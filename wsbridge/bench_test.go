@@ -11,7 +11,18 @@ import (
 // benchConn is a connection without a socket: its queue is emptied by the
 // benchmark instead of a writer.
 func benchConn(h *Handler, i int) *conn {
-	return &conn{h: h, id: fmt.Sprintf("ws%d", i), out: make(chan outItem, 4), done: make(chan struct{})}
+	return &conn{h: h, id: fmt.Sprintf("ws%d", i), qmax: 4, notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// pop takes the one item queued on c (the benchmark's writer).
+func pop(tb testing.TB, c *conn) outItem {
+	batch, _, _ := c.take()
+	if len(batch) != 1 {
+		tb.Fatalf("%d items queued, want 1", len(batch))
+	}
+	it := batch[0]
+	c.recycle(batch)
+	return it
 }
 
 // One chat message fanned out to N WebSocket subscribers: the delivery is
@@ -32,7 +43,7 @@ func BenchmarkFanout(b *testing.B) {
 				if err := so.Subscribe(conns[i]); err != nil {
 					b.Fatal(err)
 				}
-				<-conns[i].out // the join
+				pop(b, conns[i]) // the join
 			}
 			seq := 0
 			b.ReportAllocs()
@@ -43,9 +54,8 @@ func BenchmarkFanout(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, c := range conns {
-					it := <-c.out
-					if len(it.shared) != 1 {
-						b.Fatalf("got %d frames", len(it.shared))
+					if it := pop(b, c); it.frame == nil {
+						b.Fatal("no shared frame")
 					}
 				}
 			}
@@ -60,10 +70,9 @@ func BenchmarkRender(b *testing.B) {
 	so, _ := objs.Get("chat", false, true)
 	c := benchConn(&Handler{}, 0)
 	so.Subscribe(c)
-	<-c.out
+	pop(b, c)
 	so.SetAttribute("", "message", amf.Obj("id", "ws0-1", "from", "alice", "text", "hello, everyone in the room", "time", 1.7e12))
-	it := <-c.out
-	_ = it
+	pop(b, c)
 	d := lastDelivery(b, so)
 	b.ReportAllocs()
 	for b.Loop() {

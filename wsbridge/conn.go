@@ -1,6 +1,7 @@
 package wsbridge
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -22,12 +23,11 @@ import (
 )
 
 // outItem is one entry of a connection's output queue: a delivery to render
-// for this connection, frames shared with other connections, or one frame of
-// its own.
+// for this connection (d), or complete frame bytes (header and payload),
+// shared with other connections or its own.
 type outItem struct {
-	d      *sharedobject.Delivery
-	shared []*websocket.PreparedMessage
-	own    []byte
+	d     *sharedobject.Delivery
+	frame []byte
 }
 
 // conn is one WebSocket client: a scope.Conn and a sharedobject.Subscriber.
@@ -40,7 +40,22 @@ type conn struct {
 	name   string
 	log    *slog.Logger
 
-	out        chan outItem
+	// The output queue: Deliver and send append under qmu and signal notify
+	// (capacity 1) when the queue was empty; the writer takes it all at once.
+	qmu     sync.Mutex
+	q       []outItem
+	qmax    int
+	pong    []byte // payload of a ping to answer; pongDue says one is due
+	pongDue bool
+	notify  chan struct{}
+	// peerClosed is set once a close frame went out from the read side
+	// (gorilla's echo, or its 1009): no data frame may follow it.
+	peerClosed atomic.Bool
+
+	// The writer's own: the spare queue slice and the batch's buffers.
+	spare []outItem
+	bufs  net.Buffers
+
 	done       chan struct{} // closed by Close
 	readerDone chan struct{} // closed when the read loop ended
 	writerDone chan struct{}
@@ -63,7 +78,8 @@ func newConn(h *Handler, ws *websocket.Conn, r *http.Request) *conn {
 		ws:         ws,
 		id:         id,
 		remote:     r.RemoteAddr,
-		out:        make(chan outItem, orDefault(h.QueueSize, DefaultQueueSize)),
+		qmax:       orDefault(h.QueueSize, DefaultQueueSize),
+		notify:     make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -118,30 +134,78 @@ func (c *conn) closing() bool {
 func (c *conn) Deliver(d *sharedobject.Delivery) error {
 	it := outItem{d: d}
 	if !needsOwn(d, c.id) {
-		it = outItem{shared: c.h.memo.frames(d)}
-		if len(it.shared) == 0 {
+		it = outItem{frame: c.h.memo.frames(d)}
+		if len(it.frame) == 0 {
 			return nil
 		}
 	}
-	select {
-	case <-c.done:
+	if c.closing() {
 		return net.ErrClosed
-	default:
 	}
-	select {
-	case c.out <- it:
-		return nil
-	default:
+	if !c.push(it) {
 		c.Close(ErrQueueFull)
 		return ErrQueueFull
 	}
+	return nil
 }
 
-// send queues a frame of this connection's own; a full queue closes it.
-func (c *conn) send(frame []byte) {
+// push queues it unless the queue is full, and wakes the writer if the queue
+// was empty (otherwise the writer has been woken already and takes it with
+// the others).
+func (c *conn) push(it outItem) bool {
+	c.qmu.Lock()
+	if len(c.q) >= c.qmax {
+		c.qmu.Unlock()
+		return false
+	}
+	c.q = append(c.q, it)
+	wake := len(c.q) == 1
+	c.qmu.Unlock()
+	if wake {
+		c.wake()
+	}
+	return true
+}
+
+func (c *conn) wake() {
 	select {
-	case c.out <- outItem{own: frame}:
+	case c.notify <- struct{}{}:
 	default:
+	}
+}
+
+// take returns everything queued (and a pong to send, if one is due),
+// leaving the queue empty.
+func (c *conn) take() (batch []outItem, pong []byte, pongDue bool) {
+	c.qmu.Lock()
+	batch, c.q = c.q, c.spare[:0]
+	pong, pongDue = c.pong, c.pongDue
+	c.pong, c.pongDue = nil, false
+	c.qmu.Unlock()
+	c.spare = nil
+	return batch, pong, pongDue
+}
+
+// recycle hands a written batch's slice back for the next swap.
+func (c *conn) recycle(batch []outItem) {
+	clear(batch)
+	c.spare = batch[:0]
+}
+
+// queuePong has the writer answer a ping (the latest one, as RFC 6455 allows),
+// so that only the writer goroutine writes data and pongs.
+func (c *conn) queuePong(payload string) error {
+	c.qmu.Lock()
+	c.pong, c.pongDue = []byte(payload), true
+	c.qmu.Unlock()
+	c.wake()
+	return nil
+}
+
+// send queues a frame of this connection's own (its payload: framed here); a
+// full queue closes it.
+func (c *conn) send(payload []byte) {
+	if !c.push(outItem{frame: appendFrame(nil, payload)}) {
 		c.Close(ErrQueueFull)
 	}
 }
@@ -158,6 +222,13 @@ func (c *conn) sendError(code string, err error) {
 // read frames until the end, then leave.
 func (c *conn) serve(u *url.URL) {
 	h := c.h
+	c.ws.SetPingHandler(c.queuePong)
+	c.ws.SetCloseHandler(func(code int, _ string) error {
+		// As gorilla's default: echo the code. Data frames stop here.
+		c.peerClosed.Store(true)
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+		return nil
+	})
 	go c.writeLoop()
 	defer func() {
 		close(c.readerDone)
@@ -241,10 +312,12 @@ func (c *conn) readLoop(objs *sharedobject.Container, soName string) {
 			case errors.As(err, &ce):
 				c.Close(nil)
 			case errors.Is(err, websocket.ErrReadLimit):
+				c.peerClosed.Store(true) // gorilla sent 1009
 				c.Close(fmt.Errorf("%w: over %d bytes", ErrTooBig, orDefault(h.MaxMessageSize, DefaultMaxMessageSize)))
 			case errors.As(err, &ne) && ne.Timeout():
 				c.Close(ErrTimeout)
 			default:
+				c.peerClosed.Store(true) // a protocol error: gorilla sent 1002
 				c.Close(err)
 			}
 			return
@@ -328,9 +401,8 @@ func (c *conn) writeLoop() {
 	defer ping.Stop()
 	for {
 		select {
-		case it := <-c.out:
-			c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := c.write(it); err != nil {
+		case <-c.notify:
+			if err := c.flush(time.Now().Add(writeTimeout)); err != nil {
 				c.Close(err)
 				c.finish(false)
 				return
@@ -348,6 +420,46 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// flush writes everything queued: a due pong first (through gorilla, which
+// writes a control frame at once and buffers nothing), then the data frames
+// in one writev with one write deadline.
+func (c *conn) flush(deadline time.Time) error {
+	batch, pong, pongDue := c.take()
+	defer c.recycle(batch)
+	if pongDue {
+		if err := c.ws.WriteControl(websocket.PongMessage, pong, deadline); err != nil && err != websocket.ErrCloseSent {
+			return err
+		}
+	}
+	if len(batch) == 0 || c.peerClosed.Load() {
+		return nil
+	}
+	bufs := c.bufs[:0]
+	for _, it := range batch {
+		if it.d == nil {
+			bufs = append(bufs, it.frame)
+			continue
+		}
+		for _, p := range renderFor(it.d, c.id) {
+			bufs = append(bufs, appendFrame(nil, p))
+		}
+	}
+	defer func() {
+		clear(bufs[:cap(bufs)])
+		c.bufs = bufs[:0]
+	}()
+	if len(bufs) == 0 {
+		return nil
+	}
+	nc := c.ws.NetConn()
+	if err := nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	w := bufs // WriteTo consumes its receiver
+	_, err := w.WriteTo(nc)
+	return err
+}
+
 // finish ends the connection from the writer. Gracefully (flush set): the
 // frames already queued (within CloseTimeout), the close frame, then a short
 // wait for the client's close frame before the socket closes. Otherwise (the
@@ -357,18 +469,7 @@ func (c *conn) finish(flush bool) {
 	h := c.h
 	closeTimeout := orDefault(h.CloseTimeout, DefaultCloseTimeout)
 	if flush {
-		c.ws.SetWriteDeadline(time.Now().Add(closeTimeout))
-	drain:
-		for range len(c.out) {
-			select {
-			case it := <-c.out:
-				if c.write(it) != nil {
-					break drain
-				}
-			default:
-				break drain
-			}
-		}
+		c.flush(time.Now().Add(closeTimeout))
 	}
 	wait := closeTimeout
 	if !flush {
@@ -390,25 +491,20 @@ func (c *conn) finish(flush bool) {
 	c.ws.NetConn().Close()
 }
 
-func (c *conn) write(it outItem) error {
+// appendFrame appends payload as one unmasked, final text frame (RFC 6455
+// 5.2: a server's frames are not masked), header and payload.
+func appendFrame(dst, payload []byte) []byte {
+	n := len(payload)
 	switch {
-	case it.own != nil:
-		return c.ws.WriteMessage(websocket.TextMessage, it.own)
-	case it.shared != nil:
-		for _, pm := range it.shared {
-			if err := c.ws.WritePreparedMessage(pm); err != nil {
-				return err
-			}
-		}
-		return nil
+	case n < 126:
+		dst = append(dst, 0x81, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0x81, 126, byte(n>>8), byte(n))
 	default:
-		for _, f := range renderFor(it.d, c.id) {
-			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-				return err
-			}
-		}
-		return nil
+		dst = append(dst, 0x81, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
+	return append(dst, payload...)
 }
 
 // needsOwn reports whether d must be rendered for id alone: id caused some of
@@ -542,11 +638,11 @@ func statusCode(status string) string {
 	return "refused"
 }
 
-// memoCache keeps the rendered frames of recent deliveries for the subscribers
-// that caused none of their events, so that a delivery is encoded once however
-// many WebSocket clients receive it. The object delivers a batch to all its
-// subscribers one after the other, so a few slots suffice; a miss only costs
-// an encoding.
+// memoCache keeps the frames of recent deliveries for the subscribers that
+// caused none of their events, so that a delivery is rendered and framed once
+// however many WebSocket clients receive it. The object delivers a batch to
+// all its subscribers one after the other, so a few slots suffice; a miss only
+// costs an encoding.
 type memoCache struct {
 	seed  maphash.Seed
 	once  sync.Once
@@ -556,25 +652,23 @@ type memoCache struct {
 type memoSlot struct {
 	mu     sync.Mutex
 	d      *sharedobject.Delivery
-	frames []*websocket.PreparedMessage
+	frames []byte
 }
 
-func (m *memoCache) frames(d *sharedobject.Delivery) []*websocket.PreparedMessage {
+// frames returns d's frames for the subscribers that caused none of its
+// events: complete WebSocket frames one after the other (nil if none). The
+// bytes are shared: read only.
+func (m *memoCache) frames(d *sharedobject.Delivery) []byte {
 	m.once.Do(func() { m.seed = maphash.MakeSeed() })
 	s := &m.slots[maphash.Comparable(m.seed, d)%uint64(len(m.slots))]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.d != d {
-		raw := renderFor(d, "")
-		pms := make([]*websocket.PreparedMessage, 0, len(raw))
-		for _, f := range raw {
-			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, f)
-			if err != nil { // only for invalid message types: a programmer error
-				panic(err)
-			}
-			pms = append(pms, pm)
+		var b []byte
+		for _, f := range renderFor(d, "") {
+			b = appendFrame(b, f)
 		}
-		s.d, s.frames = d, pms
+		s.d, s.frames = d, b
 	}
 	return s.frames
 }

@@ -17,10 +17,13 @@
 // client's own operations (never an echo), and errors. docs/websocket.md
 // describes the protocol and the close codes (CloseCode).
 //
-// Each delivery of a shared object is rendered to JSON once for all the
-// clients that did not cause it (gorilla's PreparedMessage frames, shared).
-// Every connection has one writer goroutine with a bounded queue: a client
-// that does not keep up is disconnected, never waited for. Frames are bounded
+// Each delivery of a shared object is rendered to JSON and framed once for
+// all the clients that did not cause it (the frame bytes are shared; server
+// frames are unmasked and uncompressed). Every connection has one writer
+// goroutine with a bounded queue: it takes everything queued at once and
+// writes it with one writev and one write deadline (control frames go through
+// gorilla, from the same goroutine); a client that does not keep up is
+// disconnected, never waited for. Frames are bounded
 // in size and rate (a token bucket per client); pings keep connections alive
 // and detect dead ones; browser origins are checked before the upgrade.
 package wsbridge
