@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"errors"
+	"github.com/scopecast/scopecast/rtmp/internal/connwait"
 	"io"
 	"net"
 	"os"
@@ -23,38 +24,6 @@ func (expiredError) Temporary() bool { return false }
 
 // errRTMPTEnded is what writes get once the session is over.
 var errRTMPTEnded = errors.New("rtmpt: session ended")
-
-// wakeup is a broadcast: waiters take the channel, a wake closes it.
-// Guarded by the session's mutex.
-type wakeup struct{ ch chan struct{} }
-
-func (w *wakeup) wait() <-chan struct{} {
-	if w.ch == nil {
-		w.ch = make(chan struct{})
-	}
-	return w.ch
-}
-
-func (w *wakeup) wake() {
-	if w.ch != nil {
-		close(w.ch)
-		w.ch = nil
-	}
-}
-
-// await blocks until ch is closed or the deadline dl (zero: none) passes.
-func await(ch <-chan struct{}, dl time.Time) {
-	if dl.IsZero() {
-		<-ch
-		return
-	}
-	t := time.NewTimer(time.Until(dl))
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	t.Stop()
-}
 
 // rtmptSession is one RTMPT session, and the net.Conn the RTMP connection
 // code runs on. Client → server bytes arrive in /send bodies and wait in in
@@ -85,14 +54,12 @@ type rtmptSession struct {
 	outOff      int
 	seq         seqWindow // guarded by reqMu
 	emptyPolls  int
-	localClosed bool  // Close was called (the RTMP side is done)
-	ended       bool  // the session is over; buffers are released
-	endErr      error // what Read returns once ended and drained
-	rdl, wdl    time.Time
-	readable    wakeup // input arrived, read deadline changed, ended
-	writable    wakeup // output polled, write deadline changed, ended
-	inSpace     wakeup // input consumed, ended
-	pollable    wakeup // output arrived, ended
+	localClosed bool               // Close was called (the RTMP side is done)
+	ended       bool               // the session is over; buffers are released
+	endErr      error              // what Read returns once ended and drained
+	dl          connwait.Deadlines // read and write deadlines; their wakeups: input arrived or output polled, deadline changed, ended
+	inSpace     connwait.Wakeup    // input consumed, ended
+	pollable    connwait.Wakeup    // output arrived, ended
 }
 
 func (s *rtmptSession) pendingLocked() int { return len(s.out) - s.outOff }
@@ -117,7 +84,7 @@ func (s *rtmptSession) Read(p []byte) (int, error) {
 					s.in = nil
 				}
 			}
-			s.inSpace.wake()
+			s.inSpace.Wake()
 			return n, nil
 		}
 		if s.ended {
@@ -126,12 +93,12 @@ func (s *rtmptSession) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if !s.rdl.IsZero() && !time.Now().Before(s.rdl) {
+		if !s.dl.Read.IsZero() && !time.Now().Before(s.dl.Read) {
 			return 0, os.ErrDeadlineExceeded
 		}
-		ch, dl := s.readable.wait(), s.rdl
+		ch, dl := s.dl.Readable.Wait(), s.dl.Read
 		s.mu.Unlock()
-		await(ch, dl)
+		connwait.Await(ch, dl)
 		s.mu.Lock()
 	}
 }
@@ -163,15 +130,15 @@ func (s *rtmptSession) Write(p []byte) (int, error) {
 			p = p[k:]
 			n += k
 			s.h.stats.Pending.Add(int64(k))
-			s.pollable.wake()
+			s.pollable.Wake()
 			continue
 		}
-		if !s.wdl.IsZero() && !time.Now().Before(s.wdl) {
+		if !s.dl.Write.IsZero() && !time.Now().Before(s.dl.Write) {
 			return n, os.ErrDeadlineExceeded
 		}
-		ch, dl := s.writable.wait(), s.wdl
+		ch, dl := s.dl.Writable.Wait(), s.dl.Write
 		s.mu.Unlock()
-		await(ch, dl)
+		connwait.Await(ch, dl)
 		s.mu.Lock()
 	}
 	return n, nil
@@ -188,10 +155,10 @@ func (s *rtmptSession) Close() error {
 	s.localClosed = true
 	s.in, s.inOff = nil, 0
 	linger := !s.ended && s.pendingLocked() > 0 && s.pendingLocked() <= s.h.maxResponse()
-	s.readable.wake()
-	s.writable.wake()
-	s.inSpace.wake()
-	s.pollable.wake()
+	s.dl.Readable.Wake()
+	s.dl.Writable.Wake()
+	s.inSpace.Wake()
+	s.pollable.Wake()
 	s.mu.Unlock()
 	if !linger {
 		s.end(net.ErrClosed)
@@ -211,10 +178,10 @@ func (s *rtmptSession) end(err error) bool {
 	s.ended, s.endErr = true, err
 	s.h.stats.Pending.Add(-int64(s.pendingLocked()))
 	s.out, s.outOff = nil, 0
-	s.readable.wake()
-	s.writable.wake()
-	s.inSpace.wake()
-	s.pollable.wake()
+	s.dl.Readable.Wake()
+	s.dl.Writable.Wake()
+	s.inSpace.Wake()
+	s.pollable.Wake()
 	s.mu.Unlock()
 	s.h.remove(s)
 	return true
@@ -232,7 +199,7 @@ func (s *rtmptSession) addInput(b []byte, limit int, stop <-chan struct{}) bool 
 		if len(s.in)-s.inOff == 0 || len(s.in)-s.inOff+len(b) <= limit {
 			break
 		}
-		ch := s.inSpace.wait()
+		ch := s.inSpace.Wait()
 		s.mu.Unlock()
 		select {
 		case <-ch:
@@ -249,7 +216,7 @@ func (s *rtmptSession) addInput(b []byte, limit int, stop <-chan struct{}) bool 
 		s.in, s.inOff = s.in[:0], 0
 	}
 	s.in = append(s.in, b...)
-	s.readable.wake()
+	s.dl.Readable.Wake()
 	return true
 }
 
@@ -268,7 +235,7 @@ func (s *rtmptSession) waitOutput(d time.Duration, stop <-chan struct{}) {
 		s.mu.Unlock()
 		return
 	}
-	ch := s.pollable.wait()
+	ch := s.pollable.Wait()
 	s.mu.Unlock()
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -310,7 +277,7 @@ func (s *rtmptSession) poll(dst []byte, max int, input bool) (resp []byte, done 
 				s.out = nil // a burst passed: give its memory back
 			}
 		}
-		s.writable.wake()
+		s.dl.Writable.Wake()
 	}
 	return dst, s.localClosed && s.pendingLocked() == 0
 }
@@ -321,9 +288,7 @@ func (s *rtmptSession) RemoteAddr() net.Addr { return s.remote }
 // SetDeadline sets both deadlines.
 func (s *rtmptSession) SetDeadline(t time.Time) error {
 	s.mu.Lock()
-	s.rdl, s.wdl = t, t
-	s.readable.wake()
-	s.writable.wake()
+	s.dl.Set(t)
 	s.mu.Unlock()
 	return nil
 }
@@ -331,8 +296,7 @@ func (s *rtmptSession) SetDeadline(t time.Time) error {
 // SetReadDeadline bounds Read; a blocked Read re-checks it at once.
 func (s *rtmptSession) SetReadDeadline(t time.Time) error {
 	s.mu.Lock()
-	s.rdl = t
-	s.readable.wake()
+	s.dl.SetRead(t)
 	s.mu.Unlock()
 	return nil
 }
@@ -340,8 +304,7 @@ func (s *rtmptSession) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds Write; a blocked Write re-checks it at once.
 func (s *rtmptSession) SetWriteDeadline(t time.Time) error {
 	s.mu.Lock()
-	s.wdl = t
-	s.writable.wake()
+	s.dl.SetWrite(t)
 	s.mu.Unlock()
 	return nil
 }

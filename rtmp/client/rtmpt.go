@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scopecast/scopecast/rtmp/internal/connwait"
 	"io"
 	"net"
 	"net/http"
@@ -54,38 +55,6 @@ var ErrRTMPT = errors.New("client: rtmpt")
 // errRTMPTEnded is what writes get after the server ended the session.
 var errRTMPTEnded = fmt.Errorf("%w: session ended by the server", ErrRTMPT)
 
-// wakeup is a broadcast: waiters take the channel, a wake closes it.
-// Guarded by the connection's mutex.
-type wakeup struct{ ch chan struct{} }
-
-func (w *wakeup) wait() <-chan struct{} {
-	if w.ch == nil {
-		w.ch = make(chan struct{})
-	}
-	return w.ch
-}
-
-func (w *wakeup) wake() {
-	if w.ch != nil {
-		close(w.ch)
-		w.ch = nil
-	}
-}
-
-// await blocks until ch is closed or the deadline dl (zero: none) passes.
-func await(ch <-chan struct{}, dl time.Time) {
-	if dl.IsZero() {
-		<-ch
-		return
-	}
-	t := time.NewTimer(time.Until(dl))
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	t.Stop()
-}
-
 // rtmptConn is an RTMPT session as a net.Conn.
 type rtmptConn struct {
 	addr, host string
@@ -110,13 +79,10 @@ type rtmptConn struct {
 	err     error  // the poller stopped: io.EOF (session ended) or why
 	closed  bool   // Close was called
 	closeBy time.Time
-	rdl     time.Time
-	wdl     time.Time
+	dl      connwait.Deadlines // read and write deadlines, and the wakeups of blocked Reads and Writes
 	// Broadcasts, under mu.
-	readable wakeup // input, read deadline, end
-	writable wakeup // output taken, write deadline, end
-	kick     wakeup // for the poller: output, room for input, Close
-	done     chan struct{}
+	kick connwait.Wakeup // for the poller: output, room for input, Close
+	done chan struct{}
 }
 
 // dialRTMPT dials the HTTP server, opens a session (bounded by ctx) and
@@ -345,7 +311,7 @@ func (c *rtmptConn) run() {
 				if n == 0 && cap(c.out) > rtmptMaxOut {
 					c.out = nil
 				}
-				c.writable.wake()
+				c.dl.Writable.Wake()
 				cmd = "send"
 				continue
 			}
@@ -354,7 +320,7 @@ func (c *rtmptConn) run() {
 				cmd = "idle"
 				continue
 			}
-			ch := c.kick.wait()
+			ch := c.kick.Wait()
 			c.mu.Unlock()
 			if room {
 				timer.Reset(time.Until(next))
@@ -416,7 +382,7 @@ func (c *rtmptConn) run() {
 			if !c.closed {
 				c.in = append(c.in, data...)
 			}
-			c.readable.wake()
+			c.dl.Readable.Wake()
 			c.mu.Unlock()
 		}
 		if len(data) > 0 || cmd == "send" {
@@ -455,8 +421,8 @@ func (c *rtmptConn) stop(err error) {
 	}
 	c.err = err
 	c.out = nil
-	c.readable.wake()
-	c.writable.wake()
+	c.dl.Readable.Wake()
+	c.dl.Writable.Wake()
 }
 
 // finish sends what was written before Close, then /close, all within
@@ -501,7 +467,7 @@ func (c *rtmptConn) Read(p []byte) (int, error) {
 				}
 			}
 			if wasFull && len(c.in)-c.inOff < rtmptMaxIn {
-				c.kick.wake()
+				c.kick.Wake()
 			}
 			return n, nil
 		}
@@ -511,12 +477,12 @@ func (c *rtmptConn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if !c.rdl.IsZero() && !time.Now().Before(c.rdl) {
+		if !c.dl.Read.IsZero() && !time.Now().Before(c.dl.Read) {
 			return 0, os.ErrDeadlineExceeded
 		}
-		ch, dl := c.readable.wait(), c.rdl
+		ch, dl := c.dl.Readable.Wait(), c.dl.Read
 		c.mu.Unlock()
-		await(ch, dl)
+		connwait.Await(ch, dl)
 		c.mu.Lock()
 	}
 }
@@ -542,15 +508,15 @@ func (c *rtmptConn) Write(p []byte) (int, error) {
 			k := min(space, len(p))
 			c.out = append(c.out, p[:k]...)
 			p, n = p[k:], n+k
-			c.kick.wake()
+			c.kick.Wake()
 			continue
 		}
-		if !c.wdl.IsZero() && !time.Now().Before(c.wdl) {
+		if !c.dl.Write.IsZero() && !time.Now().Before(c.dl.Write) {
 			return n, os.ErrDeadlineExceeded
 		}
-		ch, dl := c.writable.wait(), c.wdl
+		ch, dl := c.dl.Writable.Wait(), c.dl.Write
 		c.mu.Unlock()
-		await(ch, dl)
+		connwait.Await(ch, dl)
 		c.mu.Lock()
 	}
 	return n, nil
@@ -572,9 +538,9 @@ func (c *rtmptConn) Close() error {
 		c.tc.SetDeadline(c.closeBy)
 	}
 	c.in, c.inOff = nil, 0
-	c.readable.wake()
-	c.writable.wake()
-	c.kick.wake()
+	c.dl.Readable.Wake()
+	c.dl.Writable.Wake()
+	c.kick.Wake()
 	c.mu.Unlock()
 	<-c.done
 	return nil
@@ -589,9 +555,7 @@ func (c *rtmptConn) RemoteAddr() net.Addr { return c.remoteAddr }
 // SetDeadline sets both deadlines; blocked calls re-check at once.
 func (c *rtmptConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl, c.wdl = t, t
-	c.readable.wake()
-	c.writable.wake()
+	c.dl.Set(t)
 	c.mu.Unlock()
 	return nil
 }
@@ -599,8 +563,7 @@ func (c *rtmptConn) SetDeadline(t time.Time) error {
 // SetReadDeadline bounds Read.
 func (c *rtmptConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl = t
-	c.readable.wake()
+	c.dl.SetRead(t)
 	c.mu.Unlock()
 	return nil
 }
@@ -608,8 +571,7 @@ func (c *rtmptConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds Write.
 func (c *rtmptConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.wdl = t
-	c.writable.wake()
+	c.dl.SetWrite(t)
 	c.mu.Unlock()
 	return nil
 }
