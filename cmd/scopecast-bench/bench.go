@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scopecast/scopecast/cmd/internal/procstat"
 	"io"
 	"net"
 	"sync"
@@ -222,10 +223,10 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 		}
 	}
 
-	var before procSample
+	var before procstat.Sample
 	if cfg.PID > 0 {
 		var err error
-		if before, err = sampleProc(cfg.PID); err != nil {
+		if before, err = procstat.Read(cfg.PID); err != nil {
 			return nil, err
 		}
 	}
@@ -279,10 +280,10 @@ ramp:
 	}
 	end := time.Now()
 	r.stopped.Store(true)
-	var after procSample
+	var after procstat.Sample
 	var procErr error
 	if cfg.PID > 0 {
-		after, procErr = sampleProc(cfg.PID)
+		after, procErr = procstat.Read(cfg.PID)
 	}
 	r.closeAll()
 	r.wg.Wait()

@@ -233,21 +233,6 @@ func TestVideoInfo(t *testing.T) {
 	}
 }
 
-func TestParseProc(t *testing.T) {
-	stat := []byte("1234 (scope cast) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 12 0 100 1000000 2000 18446744073709551615")
-	cpu, err := parseStat(stat)
-	if err != nil || cpu != 3.25 {
-		t.Errorf("parseStat = %v, %v; want 3.25", cpu, err)
-	}
-	rss, err := parseRSS(strings.NewReader("Name:\tx\nVmPeak:\t  9 kB\nVmRSS:\t   51234 kB\n"))
-	if err != nil || rss != 51234 {
-		t.Errorf("parseRSS = %v, %v", rss, err)
-	}
-	if _, err := sampleProc(os.Getpid()); err != nil {
-		t.Errorf("sampleProc(self): %v", err)
-	}
-}
-
 func TestParseRampAndArgs(t *testing.T) {
 	for in, want := range map[string]float64{"200/s": 200, "0": 0, "12.5": 12.5} {
 		if got, err := parseRamp(in); err != nil || got != want {

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
+	"github.com/scopecast/scopecast/cmd/internal/procstat"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -223,84 +220,18 @@ func round(v float64, digits int) float64 {
 	return math.Round(v*p) / p
 }
 
-// procSample is a reading of /proc/PID.
-type procSample struct {
-	cpu   float64 // utime + stime, seconds
-	rssKB uint64
-	at    time.Time
-}
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
-const clockTicks = 100
-
-func sampleProc(pid int) (procSample, error) {
-	s := procSample{at: time.Now()}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return s, err
-	}
-	cpu, err := parseStat(stat)
-	if err != nil {
-		return s, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	s.cpu = cpu
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return s, err
-	}
-	defer f.Close()
-	s.rssKB, err = parseRSS(f)
-	if err != nil {
-		return s, fmt.Errorf("/proc/%d/status: %w", pid, err)
-	}
-	return s, nil
-}
-
-// parseStat returns utime+stime in seconds from a /proc/PID/stat line. The
-// command name in parentheses may hold spaces, so fields count from the last ')'.
-func parseStat(b []byte) (float64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("no ')' in stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 { // f[0] is field 3 (state); utime is field 14, stime 15
-		return 0, fmt.Errorf("short stat line")
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("bad utime/stime %q %q", f[11], f[12])
-	}
-	return float64(u+st) / clockTicks, nil
-}
-
-func parseRSS(r io.Reader) (uint64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
-			return strconv.ParseUint(v, 10, 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no VmRSS line")
-}
-
-func (rep *Report) addServer(pid int, before, after procSample) {
-	s := &ServerReport{PID: pid, RSSBeforeKB: before.rssKB, RSSAfterKB: after.rssKB}
-	cpu := after.cpu - before.cpu
+func (rep *Report) addServer(pid int, before, after procstat.Sample) {
+	s := &ServerReport{PID: pid, RSSBeforeKB: before.RSSKB, RSSAfterKB: after.RSSKB}
+	cpu := after.CPU - before.CPU
 	s.CPUSeconds = round(cpu, 2)
-	if d := after.at.Sub(before.at).Seconds(); d > 0 {
+	if d := after.At.Sub(before.At).Seconds(); d > 0 {
 		s.CPUCores = round(cpu/d, 3)
 	}
 	if rep.MediaBytes > 0 {
 		s.CPUSecondsPerG = round(cpu/(float64(rep.MediaBytes)/1e9), 2)
 	}
 	if rep.Connected > 0 {
-		s.RSSPerPlayerKB = round((float64(after.rssKB)-float64(before.rssKB))/float64(rep.Connected), 1)
+		s.RSSPerPlayerKB = round((float64(after.RSSKB)-float64(before.RSSKB))/float64(rep.Connected), 1)
 	}
 	rep.Server = s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/scopecast/scopecast/cmd/internal/procstat"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -182,15 +183,15 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	}
 	defer b.closeAll()
 
-	rep := &Report{Config: cfg, LoadBefore: loadavg()}
-	var srv0, self0 procSample
+	rep := &Report{Config: cfg, LoadBefore: procstat.LoadAvg()}
+	var srv0, self0 procstat.Sample
 	if cfg.PID > 0 {
 		var err error
-		if srv0, err = sampleProc(cfg.PID); err != nil {
+		if srv0, err = procstat.Read(cfg.PID); err != nil {
 			return nil, fmt.Errorf("server pid %d: %w", cfg.PID, err)
 		}
 	}
-	self0, _ = sampleProc(0)
+	self0, _ = procstat.Read(0)
 
 	// Join phase.
 	fmt.Fprintf(logw, "scopecast-chatbench: opening %d WebSocket + %d RTMP clients\n", cfg.WSClients, cfg.RTMPClients)
@@ -204,14 +205,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	rep.Join.Bytes = b.bytesIn.Load()
 	fmt.Fprintf(logw, "scopecast-chatbench: all joined in %.1f s, quiet after %.1f s more; sending %g msg/s for %v\n",
 		rep.Join.ConnectS, rep.Join.SettleS, cfg.Rate, cfg.Duration)
-	var srv1 procSample
+	var srv1 procstat.Sample
 	if cfg.PID > 0 {
-		srv1, _ = sampleProc(cfg.PID)
-		rep.Join.ServerCPUS = round(srv1.cpu-srv0.cpu, 2)
+		srv1, _ = procstat.Read(cfg.PID)
+		rep.Join.ServerCPUS = round(srv1.CPU-srv0.CPU, 2)
 	}
-	self1, _ := sampleProc(0)
-	busy1 := cpuBusy()
-	rep.Join.ToolCPUS = round(self1.cpu-self0.cpu, 2)
+	self1, _ := procstat.Read(0)
+	busy1 := procstat.CPUBusy()
+	rep.Join.ToolCPUS = round(self1.CPU-self0.CPU, 2)
 	for _, p := range b.peers { // the presence traffic is not the run's
 		if p.dead.Load() {
 			rep.Join.Dropped++
@@ -225,13 +226,13 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	sendEnd := time.Now()
 	drained := b.drain(ctx)
 	runEnd := time.Now()
-	var srv2 procSample
+	var srv2 procstat.Sample
 	if cfg.PID > 0 {
-		srv2, _ = sampleProc(cfg.PID)
+		srv2, _ = procstat.Read(cfg.PID)
 	}
-	self2, _ := sampleProc(0)
-	busy2 := cpuBusy()
-	rep.LoadAfter = loadavg()
+	self2, _ := procstat.Read(0)
+	busy2 := procstat.CPUBusy()
+	rep.LoadAfter = procstat.LoadAvg()
 	rep.Run.BytesIn = b.bytesIn.Load() - bytes0
 
 	b.closeAll() // stops the readers: their state is ours from here on
@@ -239,26 +240,26 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	if cfg.PID > 0 {
 		rep.Server = &ServerReport{
 			PID:         cfg.PID,
-			CPUSeconds:  round(srv2.cpu-srv1.cpu, 2),
-			CPUCores:    round((srv2.cpu-srv1.cpu)/srv2.at.Sub(srv1.at).Seconds(), 3),
-			RSSStartKB:  srv0.rssKB,
-			RSSJoinedKB: srv1.rssKB,
-			RSSEndKB:    srv2.rssKB,
+			CPUSeconds:  round(srv2.CPU-srv1.CPU, 2),
+			CPUCores:    round((srv2.CPU-srv1.CPU)/srv2.At.Sub(srv1.At).Seconds(), 3),
+			RSSStartKB:  srv0.RSSKB,
+			RSSJoinedKB: srv1.RSSKB,
+			RSSEndKB:    srv2.RSSKB,
 		}
 		if n > 0 {
-			rep.Server.RSSPerClientKB = round(float64(int64(srv1.rssKB)-int64(srv0.rssKB))/float64(n), 1)
+			rep.Server.RSSPerClientKB = round(float64(int64(srv1.RSSKB)-int64(srv0.RSSKB))/float64(n), 1)
 		}
 	}
 	rep.Tool = ToolReport{
-		CPUSeconds: round(self2.cpu-self1.cpu, 2),
-		CPUCores:   round((self2.cpu-self1.cpu)/self2.at.Sub(self1.at).Seconds(), 3),
-		RSSKB:      self2.rssKB,
+		CPUSeconds: round(self2.CPU-self1.CPU, 2),
+		CPUCores:   round((self2.CPU-self1.CPU)/self2.At.Sub(self1.At).Seconds(), 3),
+		RSSKB:      self2.RSSKB,
 	}
-	others := busy2 - busy1 - (self2.cpu - self1.cpu)
+	others := busy2 - busy1 - (self2.CPU - self1.CPU)
 	if cfg.PID > 0 {
-		others -= srv2.cpu - srv1.cpu
+		others -= srv2.CPU - srv1.CPU
 	}
-	rep.OthersCores = round(max(others, 0)/self2.at.Sub(self1.at).Seconds(), 3)
+	rep.OthersCores = round(max(others, 0)/self2.At.Sub(self1.At).Seconds(), 3)
 	return rep, nil
 }
 
