@@ -3,12 +3,13 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"github.com/scopecast/scopecast/cmd/internal/procstat"
 	"io"
 	"math"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/scopecast/scopecast/cmd/internal/procstat"
 )
 
 // Report is the result of a run. Durations are in milliseconds, rates in
