@@ -328,7 +328,7 @@ func (c *Conn) enqueue(it outItem) {
 }
 
 func (c *Conn) sendControl(typ uint8, payload []byte) {
-	c.enqueue(outItem{msg: chunk.Message{ChunkStreamID: csidControl, TypeID: typ, Payload: payload}})
+	c.enqueue(outItem{msg: &chunk.Message{ChunkStreamID: csidControl, TypeID: typ, Payload: payload}})
 }
 
 func (c *Conn) sendCommand(msid uint32, name string, tx float64, obj any, args ...any) {
@@ -337,7 +337,7 @@ func (c *Conn) sendCommand(msid uint32, name string, tx float64, obj any, args .
 		c.log.Error("encoding command", "name", name, "err", err)
 		return
 	}
-	c.enqueue(outItem{msg: chunk.Message{ChunkStreamID: csidCommand, TypeID: chunk.TypeCommandAMF0, StreamID: msid, Payload: p}})
+	c.enqueue(outItem{msg: &chunk.Message{ChunkStreamID: csidCommand, TypeID: chunk.TypeCommandAMF0, StreamID: msid, Payload: p}})
 }
 
 func (c *Conn) sendStatus(msid uint32, info *amf.Object) {
@@ -751,7 +751,7 @@ func (c *Conn) startPlay(msid uint32, raw string, start, length float64, reset b
 
 func (c *Conn) sendSampleAccess(msid uint32) {
 	if p, err := message.AppendData(nil, "|RtmpSampleAccess", true, true); err == nil {
-		c.enqueue(outItem{msg: chunk.Message{ChunkStreamID: csidData, TypeID: chunk.TypeDataAMF0, StreamID: msid, Payload: p}})
+		c.enqueue(outItem{msg: &chunk.Message{ChunkStreamID: csidData, TypeID: chunk.TypeDataAMF0, StreamID: msid, Payload: p}})
 	}
 }
 

@@ -35,8 +35,10 @@ const (
 	PreConnectMaxMessageSize = 64 << 10
 	// DefaultMaxStreams bounds the message streams one connection may create.
 	DefaultMaxStreams = 64
-	// DefaultOutQueue bounds the control messages waiting for a connection's writer.
-	DefaultOutQueue = 1024
+	// DefaultOutQueue bounds the instructions (commands, statuses, shared-object
+	// batches) waiting for a connection's writer; a client that lets more pile up
+	// is not reading and is closed.
+	DefaultOutQueue = 512
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.

@@ -27,14 +27,16 @@ const (
 )
 
 // outItem is one instruction for the writer goroutine.
+// It is kept small (40 bytes): every connection's queue holds DefaultOutQueue
+// of them.
 type outItem struct {
 	op   outOp
-	msg  chunk.Message
+	flag bool
+	pos  uint32         // opSeek: the position sought, ms
+	msg  *chunk.Message // opMessage
 	sub  *playSub
 	so   *sharedobject.Delivery
-	flag bool
 	vsub *stream.Subscriber // opSeek: the new subscriber
-	pos  uint32             // opSeek: the position sought, ms
 }
 
 // playSub is a play on one message stream. The writer goroutine owns its
