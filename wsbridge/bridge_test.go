@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/apps/chat"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -232,15 +233,23 @@ func TestRoomsAreScopes(t *testing.T) {
 	if fmt.Sprint(protos) != "[rtmp ws]" {
 		t.Errorf("connections of the room: %v", protos)
 	}
-	users := w.waitFrame("presence of both", func(f frame) bool {
-		m, _ := f["value"].(map[string]any)
-		return f.str("type") == "change" && f.str("key") == "users" && len(m) == 2
-	})["value"].(map[string]any)
-	if u := users[w.id].(map[string]any); u["name"] != "webby" || u["protocol"] != "ws" {
-		t.Errorf("users %v", users)
+	// Presence: one attribute per connection, each a small change of its own.
+	// The app writes a connection's presence while it connects, so its own
+	// arrives in its join snapshot; the RTMP peer's arrives as a change.
+	key := chat.UserPrefix + w.id
+	snap := w.waitFrame("snapshot", func(f frame) bool { return f.str("type") == "snapshot" })
+	me, _ := snap["data"].(map[string]any)[key].(map[string]any)
+	w.waitFrame("the peer's presence", func(f frame) bool {
+		return f.str("type") == "change" && strings.HasPrefix(f.str("key"), chat.UserPrefix) && f.str("key") != key
+	})
+	if me["name"] != "webby" || me["protocol"] != "ws" {
+		t.Errorf("presence %v", me)
+	}
+	if u := e.Chat.Users(s); len(u) != 2 || u[w.id] != "webby" {
+		t.Errorf("presence of both: %v", u)
 	}
 	// Clients cannot forge the presence.
-	w.writeJSON(map[string]any{"type": "set", "key": "users", "value": "forged"})
+	w.writeJSON(map[string]any{"type": "set", "key": chat.UserPrefix + "someone", "value": "forged"})
 	f := w.waitFrame("refusal", func(f frame) bool { return f.str("type") == "error" })
 	if f.str("code") != "no_write_access" || f.str("status") != sharedobject.StatusNoWriteAccess {
 		t.Errorf("refusal %v", f)
@@ -454,7 +463,9 @@ func TestBadInput(t *testing.T) {
 	if got := obs.chatTexts(); !slices.Equal(got, []string{"still here", "after"}) {
 		t.Errorf("observer saw %q", got)
 	}
-	if n := len(obs.find(func(f frame) bool { return f.str("type") == "clear" || f.str("type") == "remove" })); n != 0 {
+	if n := len(obs.find(func(f frame) bool {
+		return f.str("type") == "clear" || f.str("type") == "remove" && !strings.HasPrefix(f.str("key"), chat.UserPrefix)
+	})); n != 0 { // offenders leaving remove their own presence attributes, nothing else
 		t.Errorf("the room's state was touched: %d clear/remove frames", n)
 	}
 	if v, _ := e.Scopes.Lookup("/chat/bad").SharedObjects().Lookup("chat").Get("topic"); v != "kept" {

@@ -4,22 +4,25 @@
 // state for Flash-era RTMP clients and browsers alike. Anyone may join, write
 // and send.
 //
-// Presence (when App.Presence is set): the application keeps the attribute "users" of the room's
-// transient shared object "chat" up to date: an object mapping each connection
-// ID in the room to {name, protocol}, rewritten (by the server, origin "") when
-// a connection joins or leaves. The name comes from the connect parameters: a
-// first parameter that is a string, or an object with a "name" member (the
-// WebSocket bridge passes its query parameters that way); otherwise the
-// connection ID. While the room has users the object is acquired, so it lives
-// as long as they do; it lingers out after the last one left. Clients cannot
-// write or remove "users" (SharedObject.NoWriteAccess); after a client's clear
-// the application writes it again.
+// Presence (when App.Presence is set): the application keeps one attribute per
+// connection in the room's transient shared object "chat": "user.<connection
+// ID>" = {name, protocol}, written (by the server, origin "") when the
+// connection joins and removed when it leaves. A join or a leave is one small
+// change for every member, not a rewrite of the whole list. The name comes from
+// the connect parameters: a first parameter that is a string, or an object with
+// a "name" member (the WebSocket bridge passes its query parameters that way);
+// otherwise the connection ID. While the room has users the object is
+// acquired, so it lives as long as they do; it lingers out after the last one
+// left. Clients cannot write or remove "user.*" attributes
+// (SharedObject.NoWriteAccess); after a client's clear the application writes
+// them again.
 //
 // Page serves the chat page, a small embedded web client.
 package chat
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -38,8 +41,8 @@ const Name = "chat"
 // SOName is the shared object that carries a room's chat and presence.
 const SOName = "chat"
 
-// UsersKey is the presence attribute of SOName.
-const UsersKey = "users"
+// UserPrefix starts the presence attributes of SOName: UserPrefix + connection ID.
+const UserPrefix = "user."
 
 // MaxNameLen bounds user names (runes).
 const MaxNameLen = 64
@@ -47,7 +50,7 @@ const MaxNameLen = 64
 // App is the chat application's scope handler.
 type App struct {
 	scope.BaseHandler
-	// Presence makes the application keep the "users" attribute (see the
+	// Presence makes the application keep the "user.*" attributes (see the
 	// package documentation). Set it before registering the application.
 	Presence bool
 
@@ -60,8 +63,8 @@ type room struct {
 	mu       sync.Mutex
 	so       *sharedobject.SharedObject
 	users    map[string]user
-	closed   bool // the last user left: a new room replaces it
-	current  atomic.Pointer[amf.Object]
+	closed   bool                            // the last user left: a new room replaces it
+	current  atomic.Pointer[map[string]user] // the presence, for onEvent
 	unlisten func()
 }
 
@@ -88,8 +91,8 @@ func (guard) CanWrite(origin sharedobject.Origin, so *sharedobject.SharedObject,
 }
 
 func (guard) CanDelete(origin sharedobject.Origin, so *sharedobject.SharedObject, key string) error {
-	if origin != "" && so.Name() == SOName && key == UsersKey {
-		return errors.New("chat: users is the server's")
+	if origin != "" && so.Name() == SOName && strings.HasPrefix(key, UserPrefix) {
+		return errors.New("chat: presence is the server's")
 	}
 	return nil
 }
@@ -115,7 +118,8 @@ func (a *App) Connect(c scope.Conn, s *scope.Scope, params []any) error {
 			continue
 		}
 		r.users[c.ID()] = u
-		r.publishLocked()
+		r.snapshotLocked()
+		r.so.SetAttribute("", UserPrefix+c.ID(), u.value())
 		r.mu.Unlock()
 		return nil
 	}
@@ -135,13 +139,13 @@ func (a *App) Disconnect(c scope.Conn, s *scope.Scope) {
 		return
 	}
 	delete(r.users, c.ID())
+	r.so.RemoveAttribute("", UserPrefix+c.ID())
 	if len(r.users) > 0 {
-		r.publishLocked()
+		r.snapshotLocked()
 		return
 	}
 	r.current.Store(nil)
 	r.unlisten()
-	r.so.RemoveAttribute("", UsersKey)
 	r.so.Release()
 	r.closed = true
 	a.mu.Lock()
@@ -197,28 +201,22 @@ func (a *App) room(s *scope.Scope) *room {
 	return r
 }
 
-// publishLocked writes the users attribute. r.mu held, so that the writes of
-// one room are made in order.
-func (r *room) publishLocked() {
-	o := &amf.Object{Props: make([]amf.Property, 0, len(r.users))}
-	for _, id := range slices.Sorted(func(yield func(string) bool) {
-		for id := range r.users {
-			if !yield(id) {
-				return
-			}
-		}
-	}) {
-		u := r.users[id]
-		o.Props = append(o.Props, amf.Property{Key: id, Value: amf.Obj("name", u.name, "protocol", u.protocol)})
+// value is a user's presence attribute.
+func (u user) value() *amf.Object { return amf.Obj("name", u.name, "protocol", u.protocol) }
+
+// snapshotLocked records the presence for onEvent, which cannot take r.mu.
+func (r *room) snapshotLocked() {
+	m := make(map[string]user, len(r.users))
+	for id, u := range r.users {
+		m[id] = u
 	}
-	r.current.Store(o)
-	r.so.SetAttribute("", UsersKey, o)
+	r.current.Store(&m)
 }
 
 // onEvent writes the presence again after a client's clear. It runs on the
 // goroutine delivering the clear, which may be one holding r.mu, so it takes
-// no lock: it writes the current value until no newer one appeared meanwhile
-// (a newer one's own write then comes after this one).
+// no lock: it writes the latest snapshot, as one batch, until no newer one
+// appeared meanwhile (a newer one's own write then comes after this one).
 func (r *room) onEvent(so *sharedobject.SharedObject, ev sharedobject.OriginEvent) {
 	if ev.Type != sharedobject.EventClear || ev.Origin == "" {
 		return
@@ -228,7 +226,11 @@ func (r *room) onEvent(so *sharedobject.SharedObject, ev sharedobject.OriginEven
 		if v == nil {
 			return
 		}
-		so.SetAttribute("", UsersKey, v)
+		so.BeginUpdate()
+		for _, id := range slices.Sorted(maps.Keys(*v)) {
+			so.SetAttribute("", UserPrefix+id, (*v)[id].value())
+		}
+		so.EndUpdate()
 		if r.current.Load() == v {
 			return
 		}

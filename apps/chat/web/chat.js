@@ -40,9 +40,15 @@
     else line(String(fallbackFrom ?? '?'), String(v), '');
   }
 
+  // Presence: one attribute per connection, "user.<id>" = {name, protocol}.
+  const USER = 'user.';
   let users = {};
-  function showUsers(v) {
-    users = (v && typeof v === 'object') ? v : {};
+  function setUser(key, v) {
+    if (v && typeof v === 'object') users[key.slice(USER.length)] = v;
+    else delete users[key.slice(USER.length)];
+    showUsers();
+  }
+  function showUsers() {
     const ul = $('users');
     ul.replaceChildren();
     const list = Object.entries(users).map(([id, u]) => ({ id, name: String((u && u.name) ?? id), proto: String((u && u.protocol) ?? '') }));
@@ -66,18 +72,21 @@
         status('connected as ' + f.name);
         break;
       case 'snapshot':
-        showUsers(f.data.users);
+        users = {};
+        for (const [k, v] of Object.entries(f.data || {})) if (k.startsWith(USER) && v && typeof v === 'object') users[k.slice(USER.length)] = v;
+        showUsers();
         if (f.data.message !== undefined) { note('last message:'); chatLine(f.data.message); }
         break;
       case 'change':
-        if (f.key === 'users') showUsers(f.value);
+        if (String(f.key).startsWith(USER)) setUser(f.key, f.value);
         else if (f.key === 'message') chatLine(f.value, who(f.origin));
         break;
       case 'remove':
-        if (f.key === 'users') showUsers({});
+        if (String(f.key).startsWith(USER)) setUser(f.key, null);
         break;
       case 'clear':
-        showUsers({});
+        users = {};
+        showUsers();
         break;
       case 'message': // a send from an RTMP client: onChatMessage(text | {from, text})
         if (f.handler === 'onChatMessage') chatLine(f.args[0], who(f.origin));
