@@ -34,6 +34,7 @@ var allowed = map[string][]string{
 	"wsbridge":               {"scope", "sharedobject", "rtmp/amf", "github.com/gorilla/websocket"},
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
 	"cmd/...":                {"*"},
+	"internal/testutil":      {},
 }
 
 func rulesFor(dir string) ([]string, bool) {

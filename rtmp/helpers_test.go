@@ -22,12 +22,19 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/scopecast/scopecast/apps/live"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/client"
 	"github.com/scopecast/scopecast/rtmp/message"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
+)
+
+// Shared with the other packages' integration tests.
+var (
+	needTool = testutil.NeedTool
+	waitFor  = testutil.WaitFor
 )
 
 // testServer is a real server on a loopback port.
@@ -78,32 +85,6 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// needTool returns the path of a real client. In CI a missing tool fails the
-// test (.ci/run installs them); elsewhere it skips.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // waitPublishing waits until stream name in scope path has a publisher.

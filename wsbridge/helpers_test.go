@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -30,6 +31,12 @@ import (
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/wsbridge"
+)
+
+// Shared with the other packages' integration tests.
+var (
+	needTool = testutil.NeedTool
+	waitFor  = testutil.WaitFor
 )
 
 // env is a real server: the scope tree with the chat app (presence on), an
@@ -93,18 +100,6 @@ func (e *env) wsURL(path string) string {
 }
 
 func (e *env) rtmpURL(path string) string { return "rtmp://" + e.RTMP + "/" + path }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // frame is one server frame, decoded.
 type frame map[string]any
@@ -281,20 +276,6 @@ func nodeModules(t testing.TB) string {
 		t.Skip("npm packages not installed (npm ci --prefix rtmp/testdata/node)")
 	}
 	return dir
-}
-
-// needTool returns the path of a real client. In CI a missing tool fails the
-// test; elsewhere it skips.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; scripts/test.sh must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 func startNode(t testing.TB, url, soName, name string) *nodeClient {

@@ -11,9 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/client"
+)
+
+// Shared with the other packages' integration tests.
+var (
+	waitFor = testutil.WaitFor
 )
 
 // startRTMPT serves RTMPT for srv on a loopback HTTP server and returns its
@@ -34,18 +40,6 @@ func startRTMPT(t *testing.T, srv *rtmp.Server, opts ...func(*rtmp.RTMPTHandler)
 		hs.Close()
 	})
 	return "rtmpt://" + strings.TrimPrefix(hs.URL, "http://"), h
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestRTMPTDialConnectCall(t *testing.T) {

@@ -13,22 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/stream"
 )
 
-// needTool returns the path of an external tool; without it the test fails
-// when CI is set and is skipped otherwise.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// Shared with the other packages' integration tests.
+var (
+	needTool = testutil.NeedTool
+)
 
 var ffmpegInput struct {
 	once sync.Once
