@@ -108,9 +108,36 @@ func (s *rtmptSession) Read(p []byte) (int, error) {
 // takes some, the write deadline passes (os.ErrDeadlineExceeded, which the
 // connection code counts as a slow consumer) or the session ends.
 func (s *rtmptSession) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.writeLocked(p, s.h.maxPending())
+	s.pollable.Wake()
+	return n, err
+}
+
+// WriteBuffers takes a whole writer round (see rtmp's buffersWriter) and
+// wakes a waiting poll once, after all of it is pending — so that one
+// response carries the round instead of its first segment.
+func (s *rtmptSession) WriteBuffers(v [][]byte) (int64, error) {
 	limit := s.h.maxPending()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var total int64
+	for _, p := range v {
+		n, err := s.writeLocked(p, limit)
+		total += int64(n)
+		if err != nil {
+			s.pollable.Wake()
+			return total, err
+		}
+	}
+	s.pollable.Wake()
+	return total, nil
+}
+
+// writeLocked queues p as output, waiting for polls to make room past limit
+// (a waiting poll is woken first, so that it can). s.mu is held.
+func (s *rtmptSession) writeLocked(p []byte, limit int) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		if s.localClosed {
@@ -130,12 +157,12 @@ func (s *rtmptSession) Write(p []byte) (int, error) {
 			p = p[k:]
 			n += k
 			s.h.stats.Pending.Add(int64(k))
-			s.pollable.Wake()
 			continue
 		}
 		if !s.dl.Write.IsZero() && !time.Now().Before(s.dl.Write) {
 			return n, os.ErrDeadlineExceeded
 		}
+		s.pollable.Wake() // full: let a poll take some
 		ch, dl := s.dl.Writable.Wait(), s.dl.Write
 		s.mu.Unlock()
 		connwait.Await(ch, dl)
@@ -220,15 +247,9 @@ func (s *rtmptSession) addInput(b []byte, limit int, stop <-chan struct{}) bool 
 	return true
 }
 
-// pollCoalesce is how long a held poll that output woke waits for the rest
-// of the writer's round: the writer's vectored write reaches a session as
-// one Write per segment (net.Buffers falls back to sequential writes on a
-// non-TCP conn), and answering after the first would cost a request for
-// every segment.
-const pollCoalesce = time.Millisecond
-
-// waitOutput waits up to d for output while none is pending; once some
-// arrives it lets the writer finish its round (pollCoalesce).
+// waitOutput waits up to d for output while none is pending. The RTMP
+// writer hands over a whole round at once (WriteBuffers), so the first wake
+// finds it complete.
 func (s *rtmptSession) waitOutput(d time.Duration, stop <-chan struct{}) {
 	s.mu.Lock()
 	if s.pendingLocked() > 0 || s.ended || s.localClosed {
@@ -241,13 +262,6 @@ func (s *rtmptSession) waitOutput(d time.Duration, stop <-chan struct{}) {
 	defer t.Stop()
 	select {
 	case <-ch:
-	case <-t.C:
-		return
-	case <-stop:
-		return
-	}
-	t.Reset(pollCoalesce)
-	select {
 	case <-t.C:
 	case <-stop:
 	}

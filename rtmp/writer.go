@@ -359,6 +359,14 @@ func (c *Conn) addPacket(ps *playSub, p *stream.Packet) {
 	}
 }
 
+// buffersWriter is a conn that takes a whole writer round in one call. On a
+// conn other than the net package's own, net.Buffers.WriteTo falls back to
+// one Write per segment; an RTMPT session implements this so that a poll sees
+// a round whole, not the first segment of it.
+type buffersWriter interface {
+	WriteBuffers(v [][]byte) (int64, error)
+}
+
 // flush writes this round's segments with one vectored write.
 func (c *Conn) flush() error {
 	w := &c.w
@@ -366,8 +374,14 @@ func (c *Conn) flush() error {
 		return nil
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(w.timeout))
-	w.wv = w.bufs
-	n, err := w.wv.WriteTo(c.nc)
+	var n int64
+	var err error
+	if bw, ok := c.nc.(buffersWriter); ok {
+		n, err = bw.WriteBuffers(w.bufs)
+	} else {
+		w.wv = w.bufs
+		n, err = w.wv.WriteTo(c.nc) // writev on TCP
+	}
 	c.srv.stats.BytesOut.Add(uint64(n))
 	clear(w.bufs) // drop packet references
 	w.bufs = w.bufs[:0]
