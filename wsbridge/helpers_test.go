@@ -254,7 +254,8 @@ func (w *wsClient) acks(op, key string) int {
 	return len(w.find(func(f frame) bool { return f.str("type") == "ack" && f.str("op") == op && f.str("key") == key }))
 }
 
-// nodeClient is an npm rtmp-client process (testdata/node/soclient.js).
+// nodeClient is an npm rtmp-client process (the shared driver
+// rtmp/testdata/node/soclient.js, beside its node_modules).
 type nodeClient struct {
 	t       testing.TB
 	stdin   io.WriteCloser
@@ -281,9 +282,7 @@ func nodeModules(t testing.TB) string {
 func startNode(t testing.TB, url, soName, name string) *nodeClient {
 	t.Helper()
 	mods := nodeModules(t)
-	script, _ := filepath.Abs("testdata/node/soclient.js")
-	cmd := exec.Command("node", script, url, soName, name)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	cmd := exec.Command("node", filepath.Join(filepath.Dir(mods), "soclient.js"), url, soName, name)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
