@@ -13,34 +13,6 @@ import (
 	"github.com/scopecast/scopecast/scope"
 )
 
-const indexPage = `<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>scopecast</title>
-<body style="font-family:sans-serif;max-width:40em;margin:2em auto">
-<h1>scopecast</h1>
-<p>An RTMP media server. Publish with <code>ffmpeg -re -i in.mp4 -c copy -f flv rtmp://HOST/live/cam1</code>
-and play with <code>ffplay rtmp://HOST/live/cam1</code> (or <code>rtmpt://HOST:5080/live/cam1</code> over HTTP).</p>
-<p>Chat rooms: <a href="/chat/lobby">/chat/lobby</a> — any path below <code>/chat/</code> is a room,
-shared with RTMP clients of <code>rtmp://HOST/chat/lobby</code>.</p>
-</body></html>
-`
-
-// publicHandler serves the public HTTP listener (:5080): RTMPT
-// (rtmpt://host:5080/app), the index page, and everything else to the
-// WebSocket bridge (ws://host:5080/<app>/<room…>, and the chat page on a plain
-// GET of /chat/<room…>).
-func publicHandler(rtmpt, ws http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	for _, p := range []string{"/open/", "/send/", "/idle/", "/close/", "/fcs/ident2"} {
-		mux.Handle(p, rtmpt)
-	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(indexPage))
-	})
-	mux.Handle("/", ws)
-	return mux
-}
-
 // adminHandler serves the admin listener: /metrics, /api/scopes, /debug/pprof.
 func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global) http.Handler {
 	reg := prometheus.NewRegistry()
