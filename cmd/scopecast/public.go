@@ -31,4 +31,3 @@ func publicHandler(rtmpt, ws http.Handler) http.Handler {
 	mux.Handle("/", ws)
 	return mux
 }
-
