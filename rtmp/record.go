@@ -60,8 +60,7 @@ func (s *Server) Recordings() []RecordingInfo {
 		if r.rec == nil {
 			continue
 		}
-		out = append(out, RecordingInfo{Scope: r.scopePath, Name: r.name, Path: r.rec.Path(),
-			Publisher: r.conn != nil, Append: r.append, Stats: r.rec.Stats()})
+		out = append(out, r.info())
 	}
 	s.recMu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -221,6 +220,7 @@ func (s *Server) watch(r *recording) {
 	log.Warn("recording ended", "scope", r.scopePath, "stream", r.name, "file", r.rec.Path(), "err", err,
 		"duration", st.Duration, "bytes", st.Bytes)
 	repairAfterWriteError(log, r.rec)
+	s.recordDone(r, err)
 	if r.conn != nil && !errors.Is(err, flv.ErrRecordStream) {
 		<-r.announced
 		r.conn.sendStatus(r.msid, recordFailure(r.name, err))
@@ -243,10 +243,30 @@ func (s *Server) stopRecording(r *recording, notify bool) error {
 	log.Info("recording stopped", "scope", r.scopePath, "stream", r.name, "file", r.rec.Path(),
 		"duration", st.Duration, "bytes", st.Bytes, "dropped", st.Dropped, "err", err)
 	repairAfterWriteError(log, r.rec)
+	s.recordDone(r, err)
 	if notify && r.conn != nil {
 		r.conn.sendStatus(r.msid, recordStatus(codeRecordStop, r.name))
 	}
 	return err
+}
+
+// recordDone calls OnRecordDone for the ended recording r on a goroutine of
+// its own, counted in recWG so that Shutdown waits for it.
+func (s *Server) recordDone(r *recording, err error) {
+	if s.OnRecordDone == nil {
+		return
+	}
+	info := r.info()
+	s.recWG.Add(1)
+	go func() {
+		defer s.recWG.Done()
+		s.OnRecordDone(info, err)
+	}()
+}
+
+func (r *recording) info() RecordingInfo {
+	return RecordingInfo{Scope: r.scopePath, Name: r.name, Path: r.rec.Path(),
+		Publisher: r.conn != nil, Append: r.append, Stats: r.rec.Stats()}
 }
 
 // recordingOf returns the running recording of stream name in scope

@@ -422,7 +422,15 @@ func TestRecordAndAppend(t *testing.T) {
 func TestRecordingByServerAPI(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ts := startServer(t, withStreams(dir))
+	done := make(chan rtmp.RecordingInfo, 2)
+	ts := startServer(t, withStreams(dir), func(s *rtmp.Server, _ *scope.Options) {
+		s.OnRecordDone = func(ri rtmp.RecordingInfo, err error) {
+			if err != nil {
+				t.Errorf("OnRecordDone(%s): %v", ri.Name, err)
+			}
+			done <- ri
+		}
+	})
 	if err := ts.Srv.StartRecording("live", "cam", false); !errors.Is(err, rtmp.ErrNoStream) {
 		t.Errorf("StartRecording without a stream: %v", err)
 	}
@@ -454,6 +462,12 @@ func TestRecordingByServerAPI(t *testing.T) {
 	waitFor(t, 10*time.Second, "the recording to end with its publisher", func() bool { return len(ts.Srv.Recordings()) == 0 })
 	if err := ts.Srv.StopRecording("live", "cam"); !errors.Is(err, rtmp.ErrNotRecording) {
 		t.Errorf("StopRecording after the end: %v", err)
+	}
+	for range 2 { // OnRecordDone reports each finished file once
+		ri := <-done
+		if ri.Stats.Bytes == 0 || ri.Path != filepath.Join(dir, "live", ri.Name+".flv") || ri.Publisher != (ri.Name == "cam2") {
+			t.Errorf("OnRecordDone got %+v", ri)
+		}
 	}
 	fi := checkFile(t, filepath.Join(dir, "live", "cam.flv"))
 	wantCodecs(t, fi.probe)

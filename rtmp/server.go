@@ -86,6 +86,11 @@ type Server struct {
 	// VODReadAhead is how far ahead of real time playback of a recording
 	// sends media (default flv.DefaultReadAhead, 1 s).
 	VODReadAhead time.Duration
+	// OnRecordDone, if set, is called once for every recording that ended
+	// (stopped, its publisher left, the server shut down, or the recorder
+	// failed: Err says which), after the file was finalized. It runs on its
+	// own goroutine: it may block (an HTTP hook) without holding up media.
+	OnRecordDone func(RecordingInfo, error)
 
 	stats Stats
 
