@@ -66,6 +66,7 @@ type Conn struct {
 
 	out        chan outItem  // read goroutine (and callers) → writer
 	notify     chan struct{} // stream subscribers → writer
+	so         soQueue       // shared-object batches → writer
 	done       chan struct{} // closed when the connection must stop
 	doneOnce   sync.Once
 	writerDone chan struct{}
@@ -126,6 +127,7 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		notify:     make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		so:         soQueue{notify: make(chan struct{}, 1)},
 		streams:    make(map[uint32]*netStream),
 		nextTx:     1,
 		pending:    make(map[float64]chan callResult),
@@ -949,22 +951,6 @@ func (c *Conn) onSharedObject(m chunk.Message) error {
 // shared-object messages are type 16.
 func (c *Conn) AMF3() bool { return c.objectEncoding == 3 }
 
-// Deliver queues a shared-object batch for the writer without blocking. A
-// client whose queue is full is disconnected (the object drops it too): a
-// shared object's subscribers are never silently skipped.
-func (c *Conn) Deliver(d *sharedobject.Delivery) error {
-	select {
-	case c.out <- outItem{op: opSharedObject, so: d}:
-		return nil
-	case <-c.done:
-		return net.ErrClosed
-	default:
-		c.Close(ErrQueueFull)
-		return ErrQueueFull
-	}
-}
-
-var _ sharedobject.Subscriber = (*Conn)(nil)
 
 var _ scope.Conn = (*Conn)(nil)
 var _ scope.Caller = (*Conn)(nil)

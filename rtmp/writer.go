@@ -8,7 +8,6 @@ import (
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/message"
-	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream"
 )
 
@@ -21,7 +20,6 @@ const (
 	opPause                     // pause (flag) or resume sub
 	opReceiveAudio              // receiveAudio(flag)
 	opReceiveVideo              // receiveVideo(flag)
-	opSharedObject              // write a shared-object batch
 	opSeek                      // a recording's play continues from vsub (after a seek)
 	opClose                     // write everything before, then stop
 )
@@ -35,7 +33,6 @@ type outItem struct {
 	pos  uint32         // opSeek: the position sought, ms
 	msg  *chunk.Message // opMessage
 	sub  *playSub
-	so   *sharedobject.Delivery
 	vsub *stream.Subscriber // opSeek: the new subscriber
 }
 
@@ -74,6 +71,7 @@ type writerState struct {
 	pkts      [popBatch]*stream.Packet
 	timeout   time.Duration
 	merge     time.Duration // MergeWindow
+	soMerge   time.Duration // SOMergeWindow
 }
 
 func (w *writerState) init(c *Conn) {
@@ -83,6 +81,10 @@ func (w *writerState) init(c *Conn) {
 	w.merge = c.srv.MergeWindow
 	if w.merge == 0 {
 		w.merge = DefaultMergeWindow
+	}
+	w.soMerge = c.srv.SOMergeWindow
+	if w.soMerge == 0 {
+		w.soMerge = DefaultSOMergeWindow
 	}
 }
 
@@ -96,6 +98,12 @@ func (w *writerState) init(c *Conn) {
 // carries several frames. Instructions (commands, statuses, control) are
 // written at once even while media is held. After an idle spell the first
 // packet goes out immediately.
+//
+// Shared-object batches are merged the same way with their own, shorter
+// window (SOMergeWindow): after a write that carried one, the next ones wait
+// until the window ends, unless something else is written first (they then go
+// with it). A subscriber of an object changed 1000 times a second gets a few
+// writes a window instead of 1000 writes and wake-ups a second.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() {
@@ -110,12 +118,19 @@ func (c *Conn) writeLoop() {
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
 	defer merge.Stop()
-	holding := false // media waits for the merge timer
+	soMerge := time.NewTimer(time.Hour)
+	soMerge.Stop()
+	defer soMerge.Stop()
+	holding := false   // media waits for the merge timer
+	soHolding := false // shared-object batches wait for soMerge
 	for {
 		closing := false
-		notify := c.notify
+		notify, soNotify := c.notify, c.so.notify
 		if holding {
 			notify = nil
+		}
+		if soHolding {
+			soNotify = nil
 		}
 		select {
 		case <-c.done:
@@ -123,6 +138,9 @@ func (c *Conn) writeLoop() {
 		case it := <-c.out:
 			closing = c.apply(it)
 		case <-notify:
+		case <-soNotify:
+		case <-soMerge.C:
+			soHolding = false
 		case <-merge.C:
 			holding = false
 		case <-ping.C:
@@ -146,6 +164,10 @@ func (c *Conn) writeLoop() {
 			}
 			pumped = len(w.bufs) > n
 		}
+		sent := false // shared-object batches went into this round
+		if !soHolding || closing || len(w.bufs) > 0 {
+			sent = c.takeSO()
+		}
 		if len(w.bufs) == 0 {
 			if closing {
 				return
@@ -165,6 +187,10 @@ func (c *Conn) writeLoop() {
 		if pumped && w.merge > 0 {
 			merge.Reset(w.merge)
 			holding = true
+		}
+		if sent && !soHolding && w.soMerge > 0 {
+			soMerge.Reset(w.soMerge)
+			soHolding = true
 		}
 	}
 }
@@ -214,19 +240,6 @@ func (c *Conn) apply(it outItem) bool {
 		it.sub.noVideo = !it.flag
 		if it.flag {
 			it.sub.waitKey = true
-		}
-	case opSharedObject:
-		p, err := it.so.Payload(c)
-		if err != nil {
-			c.log.Error("encoding shared object batch", "name", it.so.Name(), "err", err)
-			break
-		}
-		if p != nil {
-			typ := chunk.TypeSharedObjectAMF0
-			if c.AMF3() {
-				typ = chunk.TypeSharedObjectAMF3
-			}
-			c.addControl(csidCommand, typ, 0, p)
 		}
 	case opClose:
 		return true
@@ -383,6 +396,7 @@ func (c *Conn) flush() error {
 		n, err = w.wv.WriteTo(c.nc) // writev on TCP
 	}
 	c.srv.stats.BytesOut.Add(uint64(n))
+	c.countOut(uint64(n))
 	clear(w.bufs) // drop packet references
 	w.bufs = w.bufs[:0]
 	if cap(w.wbuf) > 1<<20 {

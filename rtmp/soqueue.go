@@ -1,0 +1,89 @@
+package rtmp
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/scopecast/scopecast/rtmp/chunk"
+	"github.com/scopecast/scopecast/sharedobject"
+)
+
+// DefaultSOMergeWindow is Server.SOMergeWindow's default.
+const DefaultSOMergeWindow = 5 * time.Millisecond
+
+// soQueue holds the shared-object batches waiting for a connection's writer.
+// Deliver runs on whichever goroutine fans a batch out (the writer of the
+// change, for 1000 subscribers in a row), so it must be cheap: a lock, an
+// append, and a wake-up only when the queue was empty.
+type soQueue struct {
+	mu     sync.Mutex
+	items  []*sharedobject.Delivery
+	spare  []*sharedobject.Delivery // the writer's last batch, reused
+	notify chan struct{}            // capacity 1: something was queued
+}
+
+// Deliver queues a shared-object batch for the writer without blocking. A
+// client with DefaultOutQueue batches waiting is not reading and is
+// disconnected (the object drops it too): a shared object's subscribers are
+// never silently skipped.
+func (c *Conn) Deliver(d *sharedobject.Delivery) error {
+	select {
+	case <-c.done:
+		return net.ErrClosed
+	default:
+	}
+	q := &c.so
+	q.mu.Lock()
+	if len(q.items) >= DefaultOutQueue {
+		q.mu.Unlock()
+		c.Close(ErrQueueFull)
+		return ErrQueueFull
+	}
+	first := len(q.items) == 0
+	q.items = append(q.items, d)
+	q.mu.Unlock()
+	if first {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// takeSO moves every queued batch into this round's segments, in order; it
+// reports whether there was any.
+func (c *Conn) takeSO() bool {
+	q := &c.so
+	q.mu.Lock()
+	batch := q.items
+	q.items = q.spare[:0]
+	q.mu.Unlock()
+	for i, d := range batch {
+		c.addSO(d)
+		batch[i] = nil
+	}
+	q.spare = batch[:0]
+	return len(batch) > 0
+}
+
+// addSO encodes one batch as this connection sees it (type 16 after
+// objectEncoding 3, type 19 otherwise) on chunk stream 3, message stream 0.
+func (c *Conn) addSO(d *sharedobject.Delivery) {
+	p, err := d.Payload(c)
+	if err != nil {
+		c.log.Error("encoding shared object batch", "name", d.Name(), "err", err)
+		return
+	}
+	if p == nil {
+		return
+	}
+	typ := chunk.TypeSharedObjectAMF0
+	if c.AMF3() {
+		typ = chunk.TypeSharedObjectAMF3
+	}
+	c.addControl(csidCommand, typ, 0, p)
+}
+
+var _ sharedobject.Subscriber = (*Conn)(nil)
