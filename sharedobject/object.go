@@ -452,6 +452,7 @@ func (so *SharedObject) commitAndUnlock() error {
 		so.mu.Unlock()
 		return nil
 	}
+	countBatch(len(so.batch))
 	it := &item{
 		d:       newDelivery(so.name, so.version, so.persistent, so.batch),
 		targets: so.subs,
