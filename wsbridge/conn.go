@@ -399,40 +399,64 @@ func (c *conn) writeLoop() {
 	writeTimeout := orDefault(h.WriteTimeout, DefaultWriteTimeout)
 	ping := time.NewTicker(orDefault(h.PingInterval, DefaultPingInterval))
 	defer ping.Stop()
+	window := h.MergeWindow
+	if window == 0 {
+		window = DefaultMergeWindow
+	}
+	// Merged writes: after a write, deliveries wait for the merge timer, so
+	// that a busy room costs a few writes per window rather than one per
+	// delivery; after a quiet spell the first goes out at once.
+	merge := time.NewTimer(time.Hour)
+	merge.Stop()
+	defer merge.Stop()
+	holding := false
 	for {
+		notify := c.notify
+		if holding {
+			notify = nil
+		}
 		select {
-		case <-c.notify:
-			if err := c.flush(time.Now().Add(writeTimeout)); err != nil {
-				c.Close(err)
-				c.finish(false)
-				return
-			}
+		case <-notify:
+		case <-merge.C:
+			holding = false
+			continue // the notify, if any, is still buffered
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
 				c.Close(err)
 				c.finish(false)
 				return
 			}
+			continue
 		case <-c.done:
 			c.finish(!errors.Is(c.closeErr, ErrQueueFull))
 			return
 		}
+		wrote, err := c.flush(time.Now().Add(writeTimeout))
+		if err != nil {
+			c.Close(err)
+			c.finish(false)
+			return
+		}
+		if wrote && window > 0 {
+			merge.Reset(window)
+			holding = true
+		}
 	}
 }
 
-// flush writes everything queued: a due pong first (through gorilla, which
+// flush writes everything queued (and reports whether it wrote a frame): a due pong first (through gorilla, which
 // writes a control frame at once and buffers nothing), then the data frames
 // in one writev with one write deadline.
-func (c *conn) flush(deadline time.Time) error {
+func (c *conn) flush(deadline time.Time) (wrote bool, err error) {
 	batch, pong, pongDue := c.take()
 	defer c.recycle(batch)
 	if pongDue {
 		if err := c.ws.WriteControl(websocket.PongMessage, pong, deadline); err != nil && err != websocket.ErrCloseSent {
-			return err
+			return false, err
 		}
 	}
 	if len(batch) == 0 || c.peerClosed.Load() {
-		return nil
+		return false, nil
 	}
 	bufs := c.bufs[:0]
 	for _, it := range batch {
@@ -449,15 +473,15 @@ func (c *conn) flush(deadline time.Time) error {
 		c.bufs = bufs[:0]
 	}()
 	if len(bufs) == 0 {
-		return nil
+		return false, nil
 	}
 	nc := c.ws.NetConn()
 	if err := nc.SetWriteDeadline(deadline); err != nil {
-		return err
+		return false, err
 	}
 	w := bufs // WriteTo consumes its receiver
-	_, err := w.WriteTo(nc)
-	return err
+	_, err = w.WriteTo(nc)
+	return true, err
 }
 
 // finish ends the connection from the writer. Gracefully (flush set): the

@@ -32,6 +32,7 @@ const (
 	DefaultReadTimeout    = 45 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultCloseTimeout   = time.Second
+	DefaultMergeWindow    = 5 * time.Millisecond
 	// Subprotocol is the WebSocket subprotocol the handler accepts (Red5's chat demo).
 	Subprotocol = "chat"
 	// ChatKey is the property chat messages are written to (as Red5 does).
@@ -77,6 +78,10 @@ type Handler struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	CloseTimeout time.Duration
+	// MergeWindow is how long deliveries may wait after a write so that the
+	// next write carries several (default 5 ms; negative: write at once). A
+	// client receiving less often than that is never held back.
+	MergeWindow time.Duration
 	// Logger receives connection events with "conn", "scope" and "remote"
 	// attributes; nil means slog.Default().
 	Logger *slog.Logger
