@@ -163,6 +163,12 @@ func (s *Server) ListenAndServe(addr string) error {
 // Serve accepts connections on l until Shutdown or a permanent accept error.
 // Temporary accept errors back off from 5 ms up to 1 s.
 func (s *Server) Serve(l net.Listener) error {
+	return s.serve(l, "rtmp", nil)
+}
+
+// serve runs the accept loop of Serve and ServeTLS: each accepted connection
+// is wrapped by wrap (if set) and served as protocol.
+func (s *Server) serve(l net.Listener, protocol string, wrap func(net.Conn) net.Conn) error {
 	if s.Scopes == nil {
 		panic("rtmp: Server.Scopes is nil")
 	}
@@ -200,7 +206,10 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		s.stats.Accepted.Add(1)
-		go s.ServeConn(nc, "rtmp")
+		if wrap != nil {
+			nc = wrap(nc)
+		}
+		go s.ServeConn(nc, protocol)
 	}
 }
 
