@@ -11,6 +11,7 @@ require (
 	github.com/yutopp/go-amf0 v0.1.1
 	github.com/yutopp/go-rtmp v0.0.7
 	go.etcd.io/bbolt v1.5.0
+	go.yaml.in/yaml/v3 v3.0.5
 )
 
 require (
