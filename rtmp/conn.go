@@ -78,7 +78,8 @@ type Conn struct {
 	app            string
 	query          string
 	objectEncoding float64
-	enhanced       bool // the client announced Enhanced RTMP (fourCcList)
+	enhanced       bool       // the client announced Enhanced RTMP (fourCcList)
+	drain          drainState // Shutdown may ask it to reconnect (drain.go)
 	streams        map[uint32]*netStream
 	nextStreamID   uint32
 	peerWindow     uint32
@@ -540,6 +541,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 	if _, ok := obj.Get("fourCcList"); ok {
 		c.enhanced = true
 	}
+	c.enhanced = c.enhanced || announcesReconnect(obj)
 	c.log = c.log.With("app", path)
 	sc, err := c.srv.Scopes.Connect(c, path, cmd.Args)
 	if err != nil {
@@ -554,6 +556,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 		return errRejected
 	}
 	c.scope = sc
+	c.drain.connected(c.enhanced)
 	c.log = c.log.With("scope", sc.Path())
 	c.rd.SetMaxMessageSize(orU32(c.srv.MaxMessageSize, DefaultMaxMessageSize))
 	win := orU32(c.srv.WindowAckSize, DefaultWindowAckSize)
@@ -575,7 +578,11 @@ func (c *Conn) connectProps() *amf.Object {
 	if fms == "" {
 		fms = "FMS/3,5,7,7009"
 	}
-	return amf.Obj("fmsVer", fms, "capabilities", 31.0, "mode", 1.0)
+	props := amf.Obj("fmsVer", fms, "capabilities", 31.0, "mode", 1.0)
+	if c.enhanced { // E-RTMP v2: the server states what it supports
+		props.Set("capsEx", float64(capsExReconnect))
+	}
+	return props
 }
 
 func (c *Conn) onCreateStream(cmd *message.Command) {

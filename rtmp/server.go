@@ -11,7 +11,6 @@ package rtmp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -96,6 +95,19 @@ type Server struct {
 	// own goroutine: it may block (an HTTP hook) without holding up media.
 	OnRecordDone func(RecordingInfo, error)
 
+	// DrainTimeout is how long Shutdown lets clients that connected with
+	// Enhanced RTMP (fourCcList or capsEx in connect) leave by themselves
+	// after it sent them NetConnection.Connect.ReconnectRequest; the others
+	// are closed at once, and so are these when it runs out (default
+	// DefaultDrainTimeout, 5 s; never more than half of the time Shutdown's
+	// context has left; negative: no request, everyone is closed at once).
+	DrainTimeout time.Duration
+	// ReconnectURL, if set, gives the tcUrl sent to c in its
+	// ReconnectRequest: the server it should reconnect to (absolute, or
+	// relative to the tcUrl it connected with). Empty, or nil: the client
+	// reconnects to the URL it used.
+	ReconnectURL func(c *Conn) string
+
 	stats Stats
 
 	recMu     sync.Mutex
@@ -107,6 +119,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
 	closed    bool
+	drainLeft map[*Conn]struct{} // asked to reconnect and still open (drain.go)
+	drained   chan struct{}      // closed when drainLeft empties
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 }
@@ -122,6 +136,9 @@ type Stats struct {
 	SlowClosed   atomic.Uint64 // players disconnected for falling behind
 	Panics       atomic.Uint64 // recovered panics (each closed one connection)
 	MediaDropped atomic.Uint64 // media messages received on a stream that is not publishing
+	// ReconnectRequests counts NetConnection.Connect.ReconnectRequest sent
+	// to clients by Shutdown.
+	ReconnectRequests atomic.Uint64
 }
 
 // Stats returns the server's live counters.
@@ -257,6 +274,7 @@ func (s *Server) track(c *Conn, add bool) bool {
 		return true
 	}
 	delete(s.conns, c)
+	s.drainDone(c)
 	return true
 }
 
@@ -271,11 +289,18 @@ func (s *Server) Conns() []*Conn {
 	return out
 }
 
-// Shutdown closes the listeners, asks every connection to close and waits
-// for them until ctx is done; then it stops the recordings still running
-// (each file is finalized) and waits for them.
+// Shutdown stops the server gracefully. It closes the listeners (nothing new
+// is accepted), sends NetConnection.Connect.ReconnectRequest to the
+// connections that announced Enhanced RTMP and gives them DrainTimeout to
+// leave, closes every other connection at once (their streams stop: a
+// publisher's recording is finalized after its last frame), closes the ones
+// that did not leave, and waits for all to end until ctx is done. Then it
+// stops the recordings still running (each file is finalized) and waits for
+// them, however long ctx had. It returns ctx's error if connections were
+// still open when ctx ended. A second call closes what is left at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	first := !s.closed
 	s.closed = true
 	for l := range s.listeners {
 		l.Close()
@@ -285,9 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(fmt.Errorf("%w", scope.ErrShutdown))
-	}
+	s.closeForShutdown(ctx, conns, first && s.DrainTimeout >= 0)
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
