@@ -68,22 +68,36 @@ func (c *Conn) takeSO() bool {
 	return len(batch) > 0
 }
 
-// addSO encodes one batch as this connection sees it (type 16 after
+// addSO queues one batch as this connection sees it (type 16 after
 // objectEncoding 3, type 19 otherwise) on chunk stream 3, message stream 0.
+// The chunked bytes of a batch are made once per chunk size and layout and
+// shared by every subscriber that sees the same events.
 func (c *Conn) addSO(d *sharedobject.Delivery) {
-	p, err := d.Payload(c)
+	w := &c.w
+	if w.soFrame == nil || w.soFrameSize != w.chunkSize {
+		w.soFrame, w.soFrameSize = c.soFramer(w.chunkSize), w.chunkSize
+	}
+	b, err := d.Framed(c, uint64(w.chunkSize), w.soFrame)
 	if err != nil {
 		c.log.Error("encoding shared object batch", "name", d.Name(), "err", err)
 		return
 	}
-	if p == nil {
-		return
+	if b != nil {
+		w.bufs = append(w.bufs, b)
 	}
+}
+
+// soFramer returns the function that chunks a shared-object payload for this
+// connection at chunk size size.
+func (c *Conn) soFramer(size uint32) func([]byte) []byte {
 	typ := chunk.TypeSharedObjectAMF0
 	if c.AMF3() {
 		typ = chunk.TypeSharedObjectAMF3
 	}
-	c.addControl(csidCommand, typ, 0, p)
+	return func(p []byte) []byte {
+		m := chunk.Message{ChunkStreamID: csidCommand, TypeID: typ, Payload: p}
+		return chunk.AppendMessage(make([]byte, 0, chunk.EncodedLen(size, &m)), size, &m)
+	}
 }
 
 var _ sharedobject.Subscriber = (*Conn)(nil)

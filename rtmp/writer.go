@@ -72,6 +72,9 @@ type writerState struct {
 	timeout   time.Duration
 	merge     time.Duration // MergeWindow
 	soMerge   time.Duration // SOMergeWindow
+
+	soFrame     func([]byte) []byte // chunks a shared-object payload (soFramer)
+	soFrameSize uint32              // the chunk size soFrame was made for
 }
 
 func (w *writerState) init(c *Conn) {

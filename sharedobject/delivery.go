@@ -1,6 +1,9 @@
 package sharedobject
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Origin identifies who caused an event: a connection (its scope.Conn ID), a WebSocket
 // client, or the server ("").
@@ -45,6 +48,20 @@ type Delivery struct {
 		b    []byte
 		err  error
 	}
+	wire wireMemo // framed shared payloads (Delivery.Framed)
+}
+
+// wireSlots bounds the framings a Delivery keeps: layouts × transport
+// framings (chunk sizes) in use by its recipients.
+const wireSlots = 4
+
+// wireMemo keeps framed copies of the shared payloads. Readers scan the
+// published slots without a lock; writers add under mu.
+type wireMemo struct {
+	mu   sync.Mutex
+	n    atomic.Uint32
+	keys [wireSlots]uint64
+	vals [wireSlots][]byte
 }
 
 func newDelivery(name string, version uint32, persistent bool, events []OriginEvent) *Delivery {
@@ -138,6 +155,56 @@ func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
 	}
 	v.once.Do(func() { v.b, v.err = d.encode(nil, "", amf3) })
 	return v.b, v.err
+}
+
+// Framed returns the payload for sub (as Payload does) framed for its
+// transport by frame, e.g. chunked into an RTMP message. The framing of a
+// payload shared by several recipients is done once per key and shared (the
+// result must not be modified): key must name everything frame depends on
+// besides the payload, and the layout (AMF0 or AMF3) is added to it here. A
+// recipient with events of its own gets a framing of its own. It returns
+// nil, nil when sub has nothing to receive.
+func (d *Delivery) Framed(sub Subscriber, key uint64, frame func(payload []byte) []byte) ([]byte, error) {
+	if d.hasOrigin(sub.ID()) || !d.forAll {
+		p, err := d.Payload(sub)
+		if p == nil || err != nil {
+			return nil, err
+		}
+		return frame(p), nil
+	}
+	key = key<<1 | b2u(sub.AMF3())
+	m := &d.wire
+	n := m.n.Load()
+	for i := uint32(0); i < n; i++ {
+		if m.keys[i] == key {
+			return m.vals[i], nil
+		}
+	}
+	p, err := d.Payload(sub)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock() // frame may panic
+	n = m.n.Load()
+	for i := uint32(0); i < n; i++ {
+		if m.keys[i] == key {
+			return m.vals[i], nil
+		}
+	}
+	b := frame(p)
+	if n < wireSlots {
+		m.keys[n], m.vals[n] = key, b
+		m.n.Store(n + 1)
+	}
+	return b, nil
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (d *Delivery) encode(dst []byte, id string, amf3 bool) ([]byte, error) {

@@ -442,6 +442,50 @@ func TestPayloadMemo(t *testing.T) {
 	}
 }
 
+// Framed frames a payload shared by bystanders once per key and layout, and
+// the origin's own payload for it alone.
+func TestFramedMemo(t *testing.T) {
+	c := newTestContainer(t, nil, Options{})
+	a, b, _ := pair(t, c)
+	e := newSub(t, "E")
+	c.Apply(e, use("chat", false))
+	d3 := newSub(t, "D")
+	d3.amf3 = true
+	c.Apply(d3, use("chat", false))
+	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k", Value: "v"}))
+	d := a.deliveries()[len(a.deliveries())-1]
+	calls := 0
+	frame := func(p []byte) []byte { calls++; return append([]byte{byte(len(p))}, p...) }
+	fb, _ := d.Framed(b, 128, frame)
+	fe, _ := d.Framed(e, 128, frame)
+	if &fb[0] != &fe[0] || calls != 1 {
+		t.Fatalf("bystanders' framing not shared: %d calls", calls)
+	}
+	pb, _ := d.Payload(b)
+	if string(fb[1:]) != string(pb) || int(fb[0]) != len(pb)&0xff {
+		t.Fatal("framed bytes are not frame(payload)")
+	}
+	if f4, _ := d.Framed(b, 4096, frame); &f4[0] == &fb[0] || calls != 2 {
+		t.Fatal("another key shares a framing")
+	}
+	f3, _ := d.Framed(d3, 128, frame)
+	p3, _ := d.Payload(d3)
+	if string(f3[1:]) != string(p3) || calls != 3 {
+		t.Fatal("the AMF3 layout shares the AMF0 framing")
+	}
+	fa, _ := d.Framed(a, 128, frame)
+	pa, _ := d.Payload(a)
+	if string(fa[1:]) != string(pa) || string(pa) == string(pb) {
+		t.Fatal("the origin's framing is not its own payload")
+	}
+	// An equal write: the bystanders have nothing.
+	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k", Value: "v"}))
+	d = a.deliveries()[len(a.deliveries())-1]
+	if f, err := d.Framed(b, 128, frame); f != nil || err != nil {
+		t.Fatalf("bystander of an equal write got %x %v", f, err)
+	}
+}
+
 func TestListener(t *testing.T) {
 	c := newTestContainer(t, nil, Options{})
 	a, _, o := pair(t, c)
