@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scopecast/scopecast/internal/testutil"
+	"github.com/scopecast/scopecast/rtmp/amf"
+	"github.com/scopecast/scopecast/rtmp/chunk"
+	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/rtmp/handshake"
+	"github.com/scopecast/scopecast/rtmp/message"
+	"github.com/scopecast/scopecast/sharedobject"
+	"github.com/scopecast/scopecast/stream/flv"
+)
+
+// drainProc is the scopecast binary in a child process, logging JSON.
+type drainProc struct {
+	cmd  *exec.Cmd
+	addr string // RTMP
+
+	mu   sync.Mutex
+	msgs []string
+	done chan struct{} // the log ended (the process exited)
+}
+
+func (p *drainProc) logged(msg string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.msgs {
+		if m == msg {
+			return true
+		}
+	}
+	return false
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "scopecast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startBinary(t *testing.T, bin, data string, extra ...string) *drainProc {
+	t.Helper()
+	args := append([]string{"-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-data", data, "-log-format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &drainProc{cmd: cmd, done: make(chan struct{})}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	addrc := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Msg, RTMP string }
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			p.mu.Lock()
+			p.msgs = append(p.msgs, line.Msg)
+			p.mu.Unlock()
+			if line.Msg == "scopecast listening" {
+				addrc <- line.RTMP
+			}
+		}
+	}()
+	select {
+	case p.addr = <-addrc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return p
+}
+
+// soPeer is an rtmp/client connection that speaks shared objects (AMF0).
+type soPeer struct {
+	c  *client.Conn
+	mu sync.Mutex
+	ev []sharedobject.Event
+}
+
+func dialSO(t *testing.T, url string) *soPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, client.Options{})
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	p := &soPeer{c: c}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if m.TypeID == chunk.TypeSharedObjectAMF0 {
+				if so, err := sharedobject.Decode(m.Payload, false, amf.Limits{}); err == nil {
+					p.mu.Lock()
+					p.ev = append(p.ev, so.Events...)
+					p.mu.Unlock()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return p
+}
+
+func (p *soPeer) write(t *testing.T, evs ...sharedobject.Event) {
+	t.Helper()
+	payload, err := sharedobject.Append(nil, &sharedobject.Message{Name: "prefs", Persistent: true, Flags: 2, Events: evs}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *soPeer) find(typ sharedobject.EventType, key string) (sharedobject.Event, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.ev {
+		if e.Type == typ && e.Key == key {
+			return e, true
+		}
+	}
+	return sharedobject.Event{}, false
+}
+
+// enhancedClient connects with Enhanced RTMP's fourCcList and capsEx
+// (Reconnect) in its connect command, as rtmp/client cannot, and reports the
+// ReconnectRequest it receives.
+func enhancedClient(t *testing.T, addr, app string) (nc net.Conn, reconnect <-chan *amf.Object) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	br := bufio.NewReader(nc)
+	if err := handshake.Client(br, nc, false); err != nil {
+		t.Fatal(err)
+	}
+	obj := amf.Obj("app", app, "tcUrl", "rtmp://"+addr+"/"+app, "flashVer", "FMLE/3.0 (drain test)",
+		"fourCcList", []any{"avc1", "hvc1"}, "capsEx", 1.0)
+	p, err := message.AppendCommand(nil, "connect", 1, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chunk.NewWriter(nc, chunk.DefaultChunkSize).WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeCommandAMF0, Payload: p}); err != nil {
+		t.Fatal(err)
+	}
+	rc := make(chan *amf.Object, 1)
+	connected := make(chan bool, 1)
+	go func() {
+		rd := chunk.NewReader(br, chunk.Limits{})
+		for {
+			m, err := rd.ReadMessage()
+			if err != nil {
+				close(rc)
+				return
+			}
+			if m.TypeID != chunk.TypeCommandAMF0 {
+				continue
+			}
+			cmd, err := message.DecodeCommand(m.Payload, false, amf.Limits{})
+			if err != nil {
+				continue
+			}
+			info, _ := cmd.Arg(0).(*amf.Object)
+			switch {
+			case cmd.Name == "_result" && cmd.TxID == 1:
+				connected <- true
+			case cmd.Name == "onStatus" && info != nil && info.GetString("code") == "NetConnection.Connect.ReconnectRequest":
+				rc <- info
+			}
+		}
+	}()
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("enhanced client: no connect _result")
+	}
+	return nc, rc
+}
+
+// SIGTERM to the real binary while ffmpeg records (stream key
+// cam?mode=record) and an Enhanced RTMP client stays connected: the
+// enhanced client gets NetConnection.Connect.ReconnectRequest, the process
+// exits 0 within the grace (the drain takes at most half of it), the
+// recording is finalized (no .recording marker, no repair at the next start)
+// and ffprobe finds a clean file as long as what was published; a persistent
+// shared-object change acknowledged before the signal is there after the
+// restart.
+func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	ffprobe := testutil.NeedTool(t, "ffprobe")
+	bin := buildBinary(t)
+	data := t.TempDir()
+	const grace = 6 * time.Second
+	p := startBinary(t, bin, data, "-shutdown-grace", grace.String())
+
+	// A persistent shared-object change, acknowledged.
+	so := dialSO(t, "rtmp://"+p.addr+"/chat/room1")
+	so.write(t, sharedobject.Event{Type: sharedobject.EventUse})
+	so.write(t, sharedobject.Event{Type: sharedobject.EventRequestChange, Key: "color", Value: "blue"})
+	testutil.WaitFor(t, 10*time.Second, "the change acknowledged", func() bool {
+		_, ok := so.find(sharedobject.EventSuccess, "color")
+		return ok
+	})
+
+	// ffmpeg records by stream key.
+	pub := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "60",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", "rtmp://"+p.addr+"/live/cam?mode=record")
+	var pubErr bytes.Buffer
+	pub.Stderr = &pubErr
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if pub.ProcessState == nil {
+			pub.Process.Kill()
+			pub.Wait()
+		}
+	})
+	file := filepath.Join(data, "streams", "live", "cam.flv")
+	var recStart time.Time
+	testutil.WaitFor(t, 20*time.Second, "the recording", func() bool {
+		_, err := os.Stat(file + flv.MarkerSuffix)
+		recStart = time.Now()
+		return err == nil
+	})
+	enh, reconnect := enhancedClient(t, p.addr, "live")
+	defer enh.Close()
+	testutil.WaitFor(t, 20*time.Second, "3 s recorded", func() bool {
+		f, err := flv.OpenFile(file)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return f.Duration() >= 3*time.Second
+	})
+
+	sig := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	published := sig.Sub(recStart).Seconds()
+	select {
+	case info := <-reconnect:
+		if info == nil {
+			t.Error("the enhanced client was closed without ReconnectRequest")
+		} else if info.GetString("level") != "status" {
+			t.Errorf("ReconnectRequest %v", info)
+		}
+	case <-time.After(grace):
+		t.Error("no ReconnectRequest")
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("server exit: %v", err)
+		}
+	case <-time.After(grace + 2*time.Second):
+		t.Fatalf("server still running %v after SIGTERM", grace+2*time.Second)
+	}
+	took := time.Since(sig)
+	<-p.done
+	for _, msg := range []string{"shutting down", "draining: asked clients to reconnect", "drain ended"} {
+		if !p.logged(msg) {
+			t.Errorf("not logged: %q", msg)
+		}
+	}
+	if took > grace/2+2*time.Second {
+		t.Errorf("exit took %v: the drain should end at half the grace (%v)", took, grace/2)
+	}
+	pubExit := make(chan struct{})
+	go func() { pub.Wait(); close(pubExit) }()
+	select {
+	case <-pubExit:
+	case <-time.After(10 * time.Second):
+		t.Error("ffmpeg publisher still running after the server exited")
+	}
+
+	if _, err := os.Stat(file + flv.MarkerSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("marker after SIGTERM: %v", err)
+	}
+	// ffprobe: the duration in onMetaData, the frames, and a full decode
+	// without a word on stderr.
+	out, err := exec.Command(ffprobe, "-v", "error", "-count_frames", "-select_streams", "v",
+		"-show_entries", "format=duration:stream=nb_read_frames,codec_name", "-of", "default=nw=1", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	vals := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vals[k] = v
+		} else {
+			t.Errorf("ffprobe said: %s", line)
+		}
+	}
+	dur, _ := strconv.ParseFloat(vals["duration"], 64)
+	frames, _ := strconv.Atoi(vals["nb_read_frames"])
+	t.Logf("SIGTERM after %.2f s of recording: exit in %v; file %.3f s, %d video frames (%s)", published, took.Round(time.Millisecond), dur, frames, vals["codec_name"])
+	if vals["codec_name"] != "h264" {
+		t.Errorf("video codec %q", vals["codec_name"])
+	}
+	if dur < published-1 || dur > published+0.5 {
+		t.Errorf("recording lasts %.3f s; %.2f s were published before SIGTERM", dur, published)
+	}
+	if want := dur * 25; float64(frames) < want-5 || float64(frames) > want+5 {
+		t.Errorf("%d video frames in %.3f s at 25 fps", frames, dur)
+	}
+	dec := exec.Command(ffmpeg, "-hide_banner", "-v", "error", "-nostdin", "-i", file, "-f", "null", "-")
+	var decErr bytes.Buffer
+	dec.Stderr = &decErr
+	if err := dec.Run(); err != nil || decErr.Len() > 0 {
+		t.Errorf("decoding the recording: %v\n%s", err, decErr.String())
+	}
+
+	// The restart: nothing to repair, and the acknowledged change is there.
+	p2 := startBinary(t, bin, data)
+	if p2.logged("recording repaired after a crash") {
+		t.Error("the restart repaired the recording: it was not finalized")
+	}
+	so2 := dialSO(t, "rtmp://"+p2.addr+"/chat/room1")
+	so2.write(t, sharedobject.Event{Type: sharedobject.EventUse})
+	testutil.WaitFor(t, 10*time.Second, "the persistent change after the restart", func() bool {
+		e, ok := so2.find(sharedobject.EventChange, "color")
+		return ok && e.Value == "blue"
+	})
+	if t.Failed() && pubErr.Len() > 0 {
+		t.Logf("ffmpeg: %s", pubErr.String())
+	}
+}
