@@ -100,6 +100,8 @@ type Conn struct {
 	pending map[float64]chan callResult
 
 	w writerState // owned by the writer goroutine
+
+	cs connStats // byte counters (stats.go)
 }
 
 // netStream is a message stream made by createStream.
@@ -134,6 +136,7 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		pending:    make(map[float64]chan callResult),
 		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
+	c.initStats()
 	c.log = s.logger().With("conn", id, "proto", protocol, "remote", nc.RemoteAddr().String())
 	c.br = bufio.NewReaderSize(nc, 4<<10) // larger reads bypass it
 	c.rd = chunk.NewReader(c.br, chunk.Limits{MaxMessageSize: PreConnectMaxMessageSize})
@@ -221,6 +224,7 @@ func (c *Conn) readLoop() error {
 		m, err := c.rd.ReadMessage()
 		if n := c.rd.BytesRead(); n != c.lastIn {
 			c.srv.stats.BytesIn.Add(n - c.lastIn)
+			c.countIn(n - c.lastIn)
 			c.lastIn = n
 		}
 		if err != nil {
@@ -252,6 +256,8 @@ func (c *Conn) teardown(err error) {
 	case err == nil, errors.Is(err, errRejected):
 	case errors.Is(err, scope.ErrShutdown):
 		c.log.Info("closing for shutdown")
+	case errors.Is(err, ErrKicked):
+		c.log.Info("closing: kicked", "err", err)
 	case isEOF(err):
 		c.log.Debug("client closed the connection")
 	case isTimeout(err):
@@ -547,6 +553,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 	if err != nil {
 		info, _ := connectFailure(path, err)
 		c.srv.stats.Rejected.Add(1)
+		c.srv.countRejected(err)
 		c.log.Info("connect rejected", "err", err)
 		// The properties are null, as FMS sends them: ffmpeg looks for the
 		// description in the first object after the transaction id only.

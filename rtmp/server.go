@@ -109,6 +109,7 @@ type Server struct {
 	ReconnectURL func(c *Conn) string
 
 	stats Stats
+	ext   extStats // per transport and per reject reason (stats.go)
 
 	recMu     sync.Mutex
 	recs      map[string]*recording // by recKey(scope path, name)

@@ -399,6 +399,7 @@ func (c *Conn) flush() error {
 		n, err = w.wv.WriteTo(c.nc) // writev on TCP
 	}
 	c.srv.stats.BytesOut.Add(uint64(n))
+	c.countOut(uint64(n))
 	clear(w.bufs) // drop packet references
 	w.bufs = w.bufs[:0]
 	if cap(w.wbuf) > 1<<20 {
