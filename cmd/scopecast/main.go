@@ -182,7 +182,9 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		ls.Admin = al.Addr()
-		as := &http.Server{Handler: adminHandler(srv, rtmpt, scopes), ReadHeaderTimeout: 10 * time.Second}
+		ah := adminHandler(srv, rtmpt, scopes)
+		defer ah.Close() // stops its sampler
+		as := &http.Server{Handler: ah, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, as)
 		go func() { errc <- as.Serve(al) }()
 	}

@@ -75,17 +75,24 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Errorf("first websocket frame: %q, %v", msg, err)
 	}
 	ws.Close()
-	var tree []struct {
+	type scopeNode struct {
 		Path        string
 		Connections int
+		Children    []scopeNode
 	}
+	var tree []scopeNode
 	if err := json.Unmarshal([]byte(get(ls.Admin.String(), "/api/scopes")), &tree); err != nil {
 		t.Fatal(err)
 	}
 	found := false
-	for _, s := range tree {
-		found = found || s.Path == "/live/room9" && s.Connections == 1
+	var visit func([]scopeNode)
+	visit = func(ns []scopeNode) { // rooms are nested under their parents
+		for _, s := range ns {
+			found = found || s.Path == "/live/room9" && s.Connections == 1
+			visit(s.Children)
+		}
 	}
+	visit(tree)
 	if !found {
 		t.Errorf("/api/scopes lacks /live/room9 with one connection: %+v", tree)
 	}
