@@ -64,10 +64,10 @@ func selfSigned(t testing.TB) (certFile, keyFile string) {
 }
 
 // startRTMPS serves RTMPS for ts on another loopback port (with a fresh
-// self-signed certificate) and returns its address. Its cleanup shuts the
+// self-signed certificate) and returns its address and the certificate file. Its cleanup shuts the
 // server down (before startServer's, which finds nothing left to do), so that
 // ServeTLS has returned when the test ends.
-func startRTMPS(t testing.TB, ts *testServer) string {
+func startRTMPS(t testing.TB, ts *testServer) (addr, certFile string) {
 	t.Helper()
 	certFile, keyFile := selfSigned(t)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -88,16 +88,17 @@ func startRTMPS(t testing.TB, ts *testServer) string {
 			t.Errorf("ServeTLS: %v", err)
 		}
 	})
-	return l.Addr().String()
+	return l.Addr().String(), certFile
 }
 
 // ffmpeg publishes over rtmps:// (to a self-signed certificate: ffmpeg's
-// gnutls TLS does not verify by default); ffmpeg plays over rtmps:// and
-// rtmp:// at once; both files decode with the frames of the time played.
+// GnuTLS does not verify unless asked); ffmpeg plays over rtmps:// (verifying
+// the certificate: -tls_verify 1 -ca_file) and rtmp:// at once; both files
+// decode with the frames of the time played.
 func TestRTMPSPublishAndPlay(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
-	addr := startRTMPS(t, ts)
+	addr, certFile := startRTMPS(t, ts)
 	pub := ffmpegPublish(t, "rtmps://"+addr+"/live/sec", 9, 25)
 	ts.waitPublishing(t, "/live", "sec")
 	protos := map[string]int{}
@@ -109,6 +110,7 @@ func TestRTMPSPublishAndPlay(t *testing.T) {
 	}
 
 	urls := map[string]string{"rtmps": "rtmps://" + addr + "/live/sec", "rtmp": url(ts, "live/sec")}
+	tlsArgs := map[string][]string{"rtmps": {"-tls_verify", "1", "-ca_file", certFile}}
 	outs := map[string]string{}
 	logs := map[string][]byte{}
 	errs := map[string]error{}
@@ -120,8 +122,9 @@ func TestRTMPSPublishAndPlay(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			log, err := exec.Command(needTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin",
-				"-i", u, "-t", "4", "-c", "copy", "-y", out).CombinedOutput()
+			args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, tlsArgs[proto]...)
+			args = append(args, "-i", u, "-t", "4", "-c", "copy", "-y", out)
+			log, err := exec.Command(needTool(t, "ffmpeg"), args...).CombinedOutput()
 			mu.Lock()
 			logs[proto], errs[proto] = log, err
 			mu.Unlock()
@@ -153,7 +156,7 @@ func TestRTMPSPublishAndPlay(t *testing.T) {
 func TestRTMPSHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(s *rtmp.Server, _ *scope.Options) { s.HandshakeTimeout = 300 * time.Millisecond })
-	addr := startRTMPS(t, ts)
+	addr, _ := startRTMPS(t, ts)
 	for _, tc := range []struct {
 		name string
 		send []byte
