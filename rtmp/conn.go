@@ -78,7 +78,7 @@ type Conn struct {
 	app            string
 	query          string
 	objectEncoding float64
-	enhanced       bool       // the client announced Enhanced RTMP (fourCcList)
+	enhanced       bool       // the client announced Enhanced RTMP (fourCcList or capsEx)
 	drain          drainState // Shutdown may ask it to reconnect (drain.go)
 	streams        map[uint32]*netStream
 	nextStreamID   uint32
