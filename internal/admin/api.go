@@ -76,6 +76,9 @@ func (h *Handler) scopeTree() []*ScopeJSON {
 	h.opts.Scopes.Walk(func(s *scope.Scope) bool {
 		n := &ScopeJSON{Path: s.Path(), Name: s.Name(), Connections: len(s.Conns()),
 			Streams: []ScopeStreamRef{}, SharedObjects: s.SharedObjects().Names(), Children: []*ScopeJSON{}}
+		if n.SharedObjects == nil {
+			n.SharedObjects = []string{}
+		}
 		for _, st := range s.Streams() {
 			n.Streams = append(n.Streams, ScopeStreamRef{Name: st.Name(), Publishing: st.Publisher() != nil, Subscribers: st.NumSubscribers()})
 		}
