@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -73,6 +74,7 @@ type writerState struct {
 	merge     time.Duration // MergeWindow
 	soMerge   time.Duration // SOMergeWindow
 
+	tbuf        []byte              // a round gathered for a TLS connection
 	soFrame     func([]byte) []byte // chunks a shared-object payload (soFramer)
 	soFrameSize uint32              // the chunk size soFrame was made for
 }
@@ -392,9 +394,23 @@ func (c *Conn) flush() error {
 	c.nc.SetWriteDeadline(time.Now().Add(w.timeout))
 	var n int64
 	var err error
-	if bw, ok := c.nc.(buffersWriter); ok {
-		n, err = bw.WriteBuffers(w.bufs)
-	} else {
+	switch nc := c.nc.(type) {
+	case buffersWriter:
+		n, err = nc.WriteBuffers(w.bufs)
+	case *tls.Conn:
+		// net.Buffers would make one TLS record and one syscall per segment:
+		// gather the round and write it as full records instead.
+		w.tbuf = w.tbuf[:0]
+		for _, b := range w.bufs {
+			w.tbuf = append(w.tbuf, b...)
+		}
+		var k int
+		k, err = nc.Write(w.tbuf)
+		n = int64(k)
+		if cap(w.tbuf) > 1<<20 {
+			w.tbuf = nil
+		}
+	default:
 		w.wv = w.bufs
 		n, err = w.wv.WriteTo(c.nc) // writev on TCP
 	}
