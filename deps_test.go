@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
 	"cmd/...":                {"*"},
 	"internal/testutil":      {},
-	"internal/admin":         {"rtmp", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},
+	"internal/admin":         {"rtmp", "rtmp/amf", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},
 	"internal/config":        {"go.yaml.in/yaml/v3"},
 	"internal/auth":          {"scope"},
 }

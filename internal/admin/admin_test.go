@@ -204,6 +204,10 @@ func TestAPI(t *testing.T) {
 		s.Players != 1 || s.Publisher == nil || s.Publisher.Protocol != "rtmp" || s.BytesIn == 0 || s.Recording != nil {
 		t.Errorf("stream: %+v", s)
 	}
+	var meta struct{ Width, Height float64 }
+	if err := json.Unmarshal(s.Metadata, &meta); err != nil || meta.Width != 320 || meta.Height != 240 {
+		t.Errorf("metadata %s: %+v %v", s.Metadata, meta, err)
+	}
 	if s.BitrateBPS < 10_000 || s.BitrateBPS > 20_000_000 {
 		t.Errorf("bitrate %v bit/s for a 320x240 test source", s.BitrateBPS)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp"
+	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
 	"github.com/scopecast/scopecast/stream/flv"
@@ -99,21 +100,46 @@ func (h *Handler) getScopes(w http.ResponseWriter, r *http.Request) {
 
 // StreamJSON is one live stream of GET /api/streams.
 type StreamJSON struct {
-	Scope       string         `json:"scope"`
-	Name        string         `json:"name"`
-	Publishing  bool           `json:"publishing"`
-	Publisher   *ClientRef     `json:"publisher"`
-	VideoCodec  string         `json:"video_codec"`
-	AudioCodec  string         `json:"audio_codec"`
-	BitrateBPS  float64        `json:"bitrate_bps"` // bits per second, averaged over the sampler's window
-	BytesIn     uint64         `json:"bytes_in"`
-	PacketsIn   uint64         `json:"packets_in"`
-	Players     int            `json:"players"`
-	Dropped     uint64         `json:"dropped"`
-	SlowClosed  uint64         `json:"slow_closed"`
-	Recording   *RecordingJSON `json:"recording"`
-	HistoryBPS  []float64      `json:"history_bps"` // one point per sample, oldest first
-	SampleEvery float64        `json:"sample_interval_s"`
+	Scope       string          `json:"scope"`
+	Name        string          `json:"name"`
+	Publishing  bool            `json:"publishing"`
+	Publisher   *ClientRef      `json:"publisher"`
+	VideoCodec  string          `json:"video_codec"`
+	AudioCodec  string          `json:"audio_codec"`
+	Metadata    json.RawMessage `json:"metadata"`    // the publisher's onMetaData object (width, height, framerate, encoder, …), or null
+	BitrateBPS  float64         `json:"bitrate_bps"` // bits per second, averaged over the sampler's window
+	BytesIn     uint64          `json:"bytes_in"`
+	PacketsIn   uint64          `json:"packets_in"`
+	Players     int             `json:"players"`
+	Dropped     uint64          `json:"dropped"`
+	SlowClosed  uint64          `json:"slow_closed"`
+	Recording   *RecordingJSON  `json:"recording"`
+	HistoryBPS  []float64       `json:"history_bps"` // one point per sample, oldest first
+	SampleEvery float64         `json:"sample_interval_s"`
+}
+
+// metaLimits bound the decoding of a publisher's onMetaData.
+var metaLimits = amf.Limits{MaxDepth: 8, MaxStringLen: 16 << 10, MaxElements: 256, MaxTotal: 1024}
+
+// metadataJSON returns the object of an onMetaData packet ("onMetaData",
+// object), or of a @setDataFrame one, as JSON; null if there is none or it
+// does not decode.
+func metadataJSON(p *stream.Packet) json.RawMessage {
+	null := json.RawMessage("null")
+	if p == nil {
+		return null
+	}
+	vals, err := amf.DecodeAMF0All(p.Payload, metaLimits)
+	if err != nil {
+		return null
+	}
+	for _, v := range vals {
+		switch v.(type) {
+		case *amf.Object, *amf.ECMAArray:
+			return json.RawMessage(wsbridge.AppendJSON(nil, v))
+		}
+	}
+	return null
 }
 
 // ClientRef names a client.
@@ -147,6 +173,7 @@ func (h *Handler) streams() []StreamJSON {
 			if c, ok := st.Publisher().(scope.Conn); ok {
 				sj.Publisher = refOf(c)
 			}
+			sj.Metadata = metadataJSON(st.Metadata())
 			out = append(out, sj)
 		}
 		return true

@@ -66,7 +66,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("stream row: %q", cells)
-	if len(cells) != 7 || cells[0] != "/live/room1/cam1" || cells[1] != "h264 + aac" || !strings.Contains(cells[2], "bit/s") ||
+	if len(cells) != 7 || cells[0] != "/live/room1/cam1" || cells[1] != "h264 320×240 + aac" || !strings.Contains(cells[2], "bit/s") ||
 		strings.HasPrefix(cells[2], "0 ") || cells[4] != "1" || !strings.HasPrefix(cells[5], "rtmp 127.0.0.1:") {
 		t.Errorf("stream row cells: %q", cells)
 	}

@@ -15,7 +15,7 @@ func TestImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	const mod = "github.com/scopecast/scopecast/"
-	allowed := map[string]bool{mod + "rtmp": true, mod + "scope": true, mod + "stream": true, mod + "stream/flv": true,
+	allowed := map[string]bool{mod + "rtmp": true, mod + "rtmp/amf": true, mod + "scope": true, mod + "stream": true, mod + "stream/flv": true,
 		mod + "sharedobject": true, mod + "wsbridge": true}
 	for _, imp := range pkg.Imports {
 		first, _, _ := strings.Cut(imp, "/")

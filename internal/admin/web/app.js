@@ -97,7 +97,10 @@ function drawStreams(ov) {
     const tr = el('tr');
     tr.dataset.stream = s.scope + '/' + s.name;
     tr.appendChild(el('td', 'name', s.scope + '/' + s.name + (s.publishing ? '' : ' (waiting)')));
-    tr.appendChild(el('td', '', [s.video_codec, s.audio_codec].filter(Boolean).join(' + ') || '–'));
+    const m = s.metadata || {};
+    let video = s.video_codec;
+    if (video && Number.isFinite(m.width) && Number.isFinite(m.height) && m.width > 0) video += ' ' + m.width + '×' + m.height;
+    tr.appendChild(el('td', 'codecs', [video, s.audio_codec].filter(Boolean).join(' + ') || '–'));
     tr.appendChild(el('td', 'num bitrate', fmtBits(s.bitrate_bps)));
     const spark = el('td', 'spark');
     spark.appendChild(sparkline(s.history_bps, 160, 28));
