@@ -103,7 +103,7 @@ function drawStreams(ov) {
     tr.appendChild(el('td', 'codecs', [video, s.audio_codec].filter(Boolean).join(' + ') || '–'));
     tr.appendChild(el('td', 'num bitrate', fmtBits(s.bitrate_bps)));
     const spark = el('td', 'spark');
-    spark.appendChild(sparkline(s.history_bps, 160, 28));
+    spark.appendChild(sparkline(s.history_bps, 120, 28));
     tr.appendChild(spark);
     tr.appendChild(el('td', 'num players', String(s.players)));
     tr.appendChild(el('td', '', s.publisher ? s.publisher.protocol + ' ' + s.publisher.address : '–'));
