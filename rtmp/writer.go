@@ -126,8 +126,9 @@ func (c *Conn) writeLoop() {
 	soMerge := time.NewTimer(time.Hour)
 	soMerge.Stop()
 	defer soMerge.Stop()
-	holding := false   // media waits for the merge timer
-	soHolding := false // shared-object batches wait for soMerge
+	holding := false     // media waits for the merge timer
+	soHolding := false   // shared-object batches wait for soMerge
+	var soLast time.Time // the last write that carried shared-object batches
 	for {
 		closing := false
 		notify, soNotify := c.notify, c.so.notify
@@ -144,6 +145,14 @@ func (c *Conn) writeLoop() {
 			closing = c.apply(it)
 		case <-notify:
 		case <-soNotify:
+			// Within the window after the last write of batches: wait for
+			// its end (armed only now, so an idle subscriber costs no timer).
+			if w.soMerge > 0 && !soLast.IsZero() {
+				if wait := w.soMerge - time.Since(soLast); wait > 0 {
+					soMerge.Reset(wait)
+					soHolding = true
+				}
+			}
 		case <-soMerge.C:
 			soHolding = false
 		case <-merge.C:
@@ -193,9 +202,8 @@ func (c *Conn) writeLoop() {
 			merge.Reset(w.merge)
 			holding = true
 		}
-		if sent && !soHolding && w.soMerge > 0 {
-			soMerge.Reset(w.soMerge)
-			soHolding = true
+		if sent {
+			soLast = time.Now()
 		}
 	}
 }

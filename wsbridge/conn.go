@@ -403,43 +403,46 @@ func (c *conn) writeLoop() {
 	if window == 0 {
 		window = DefaultMergeWindow
 	}
-	// Merged writes: after a write, deliveries wait for the merge timer, so
-	// that a busy room costs a few writes per window rather than one per
-	// delivery; after a quiet spell the first goes out at once.
+	// Merged writes: a delivery that comes within the window after a write
+	// waits for the window's end, so that a busy room costs a few writes per
+	// window rather than one per delivery. The wait is armed only then: a
+	// client that receives less often than the window costs no timer.
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
 	defer merge.Stop()
-	holding := false
+	var last time.Time // the last write of data frames
 	for {
-		notify := c.notify
-		if holding {
-			notify = nil
-		}
 		select {
-		case <-notify:
-		case <-merge.C:
-			holding = false
-			continue // the notify, if any, is still buffered
+		case <-c.notify:
+			if window > 0 && !last.IsZero() {
+				if wait := window - time.Since(last); wait > 0 {
+					merge.Reset(wait)
+					select {
+					case <-merge.C:
+					case <-c.done:
+						c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+						return
+					}
+				}
+			}
+			wrote, err := c.flush(time.Now().Add(writeTimeout))
+			if err != nil {
+				c.Close(err)
+				c.finish(false)
+				return
+			}
+			if wrote {
+				last = time.Now()
+			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
 				c.Close(err)
 				c.finish(false)
 				return
 			}
-			continue
 		case <-c.done:
 			c.finish(!errors.Is(c.closeErr, ErrQueueFull))
 			return
-		}
-		wrote, err := c.flush(time.Now().Add(writeTimeout))
-		if err != nil {
-			c.Close(err)
-			c.finish(false)
-			return
-		}
-		if wrote && window > 0 {
-			merge.Reset(window)
-			holding = true
 		}
 	}
 }
