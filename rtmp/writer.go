@@ -75,6 +75,7 @@ type writerState struct {
 	soMerge   time.Duration // SOMergeWindow
 
 	tbuf        []byte              // a round gathered for a TLS connection
+	deadline    time.Time           // the write deadline last set
 	soFrame     func([]byte) []byte // chunks a shared-object payload (soFramer)
 	soFrameSize uint32              // the chunk size soFrame was made for
 }
@@ -399,7 +400,12 @@ func (c *Conn) flush() error {
 	if len(w.bufs) == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+	// Moving the deadline costs a timer update: one up to a second older
+	// than the write timeout asks for is kept.
+	if dl := time.Now().Add(w.timeout); dl.Sub(w.deadline) > time.Second {
+		c.nc.SetWriteDeadline(dl)
+		w.deadline = dl
+	}
 	var n int64
 	var err error
 	switch nc := c.nc.(type) {

@@ -52,9 +52,11 @@ type conn struct {
 	// (gorilla's echo, or its 1009): no data frame may follow it.
 	peerClosed atomic.Bool
 
-	// The writer's own: the spare queue slice and the batch's buffers.
-	spare []outItem
-	bufs  net.Buffers
+	// The writer's own: the spare queue slice, the batch's buffers, and the
+	// write deadline last set by flush (zero: unknown).
+	spare     []outItem
+	bufs      net.Buffers
+	wdeadline time.Time
 
 	done       chan struct{} // closed by Close
 	readerDone chan struct{} // closed when the read loop ended
@@ -479,8 +481,13 @@ func (c *conn) flush(deadline time.Time) (wrote bool, err error) {
 		return false, nil
 	}
 	nc := c.ws.NetConn()
-	if err := nc.SetWriteDeadline(deadline); err != nil {
-		return false, err
+	// Moving the deadline costs a timer update: a deadline up to a second
+	// older than asked for is kept (an earlier one is always set).
+	if deadline.Before(c.wdeadline) || deadline.Sub(c.wdeadline) > time.Second {
+		if err := nc.SetWriteDeadline(deadline); err != nil {
+			return false, err
+		}
+		c.wdeadline = deadline
 	}
 	w := bufs // WriteTo consumes its receiver
 	_, err = w.WriteTo(nc)
