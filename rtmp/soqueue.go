@@ -52,9 +52,9 @@ func (c *Conn) Deliver(d *sharedobject.Delivery) error {
 	return nil
 }
 
-// takeSO moves every queued batch into this round's segments, in order; it
-// reports whether there was any.
-func (c *Conn) takeSO() bool {
+// takeSO moves every queued batch into this round's segments, in order, and
+// returns how many there were.
+func (c *Conn) takeSO() int {
 	q := &c.so
 	q.mu.Lock()
 	batch := q.items
@@ -65,7 +65,7 @@ func (c *Conn) takeSO() bool {
 		batch[i] = nil
 	}
 	q.spare = batch[:0]
-	return len(batch) > 0
+	return len(batch)
 }
 
 // addSO queues one batch as this connection sees it (type 16 after

@@ -130,8 +130,14 @@ func (c *Conn) writeLoop() {
 	holding := false     // media waits for the merge timer
 	soHolding := false   // shared-object batches wait for soMerge
 	var soLast time.Time // the last write that carried shared-object batches
+	// soBusy: the last hold gathered several batches, so after each write the
+	// writer holds at once (one timer wake-up per write) rather than waking
+	// for the next batch first and then for the timer. A hold that gathers
+	// nothing ends it.
+	soBusy := false
 	for {
 		closing := false
+		soFired := false
 		notify, soNotify := c.notify, c.so.notify
 		if holding {
 			notify = nil
@@ -155,7 +161,7 @@ func (c *Conn) writeLoop() {
 				}
 			}
 		case <-soMerge.C:
-			soHolding = false
+			soHolding, soFired = false, true
 		case <-merge.C:
 			holding = false
 		case <-ping.C:
@@ -179,9 +185,12 @@ func (c *Conn) writeLoop() {
 			}
 			pumped = len(w.bufs) > n
 		}
-		sent := false // shared-object batches went into this round
+		taken := 0 // shared-object batches that went into this round
 		if !soHolding || closing || len(w.bufs) > 0 {
-			sent = c.takeSO()
+			taken = c.takeSO()
+		}
+		if soFired {
+			soBusy = taken > 1
 		}
 		if len(w.bufs) == 0 {
 			if closing {
@@ -203,8 +212,12 @@ func (c *Conn) writeLoop() {
 			merge.Reset(w.merge)
 			holding = true
 		}
-		if sent {
+		if taken > 0 {
 			soLast = time.Now()
+			if soBusy && !soHolding && w.soMerge > 0 {
+				soMerge.Reset(w.soMerge)
+				soHolding = true
+			}
 		}
 	}
 }
