@@ -26,6 +26,13 @@ type Packet struct {
 // wireSlots is how many Wire keys are memoized per packet.
 const wireSlots = 4
 
+// WireKeyFLVTag is the Wire key under which a packet's whole FLV tag is
+// memoized: the 11-byte tag header, the payload and the 4-byte previous tag
+// size, as HTTP-FLV and WebSocket-FLV players write it (stream/httpflv).
+// Keys with the top bit set are reserved for such non-RTMP encodings; the
+// RTMP server's keys (chunk size < 2^31 in the high word) never set it.
+const WireKeyFLVTag uint64 = 1 << 63
+
 // wireMemo memoizes up to wireSlots encodings. Slots [0, n) are complete and
 // immutable: they are written under mu before n is raised with an atomic store,
 // so a reader that loads n may read them without the lock.
