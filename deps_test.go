@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"rtmp/client":            {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait"},
 	"stream":                 {},
 	"stream/flv":             {"stream"},
+	"stream/httpflv":         {"scope", "stream", "stream/flv", "github.com/gorilla/websocket"},
 	"sharedobject":           {"rtmp/amf", "go.etcd.io/bbolt"},
 	"scope":                  {"stream", "sharedobject"},
 	"rtmp":                   {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait", "scope", "stream", "stream/flv", "sharedobject"},
