@@ -408,60 +408,100 @@ func (c *conn) writeLoop() {
 	// Merged writes: a delivery that comes within the window after a write
 	// waits for the window's end, so that a busy room costs a few writes per
 	// window rather than one per delivery. The wait is armed only then: a
-	// client that receives less often than the window costs no timer.
+	// client that receives less often than the window costs no timer. Once a
+	// wait gathered several frames (busy), the writer waits right after each
+	// write, without a wake-up for the first delivery; a wait that gathers
+	// nothing ends that.
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
 	defer merge.Stop()
 	var last time.Time // the last write of data frames
+	busy := false
 	for {
-		select {
-		case <-c.notify:
-			if window > 0 && !last.IsZero() {
-				if wait := window - time.Since(last); wait > 0 {
-					merge.Reset(wait)
-					select {
-					case <-merge.C:
-					case <-c.done:
-						c.finish(!errors.Is(c.closeErr, ErrQueueFull))
-						return
+		held := false
+		if busy {
+			select {
+			case <-ping.C:
+				if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+					c.Close(err)
+					c.finish(false)
+					return
+				}
+			default:
+			}
+			if !c.hold(merge, window-time.Since(last)) {
+				c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+				return
+			}
+			held = true
+		} else {
+			select {
+			case <-c.notify:
+				if window > 0 && !last.IsZero() {
+					if wait := window - time.Since(last); wait > 0 {
+						if !c.hold(merge, wait) {
+							c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+							return
+						}
+						held = true
 					}
 				}
-			}
-			wrote, err := c.flush(time.Now().Add(writeTimeout))
-			if err != nil {
-				c.Close(err)
-				c.finish(false)
+			case <-ping.C:
+				if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+					c.Close(err)
+					c.finish(false)
+					return
+				}
+				continue
+			case <-c.done:
+				c.finish(!errors.Is(c.closeErr, ErrQueueFull))
 				return
 			}
-			if wrote {
-				last = time.Now()
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				c.Close(err)
-				c.finish(false)
-				return
-			}
-		case <-c.done:
-			c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+		}
+		n, err := c.flush(time.Now().Add(writeTimeout))
+		if err != nil {
+			c.Close(err)
+			c.finish(false)
 			return
+		}
+		if n > 0 {
+			last = time.Now()
+		}
+		if held {
+			busy = n > 1
 		}
 	}
 }
 
-// flush writes everything queued (and reports whether it wrote a frame): a due pong first (through gorilla, which
+// hold waits d on timer t; it reports false if the connection is closing.
+func (c *conn) hold(t *time.Timer, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t.Reset(d)
+	select {
+	case <-t.C:
+		return true
+	case <-c.done:
+		t.Stop()
+		return false
+	}
+}
+
+// flush writes everything queued: a due pong first (through gorilla, which
 // writes a control frame at once and buffers nothing), then the data frames
-// in one writev with one write deadline.
-func (c *conn) flush(deadline time.Time) (wrote bool, err error) {
+// in one writev with one write deadline. It returns how many data frames it
+// wrote.
+func (c *conn) flush(deadline time.Time) (frames int, err error) {
 	batch, pong, pongDue := c.take()
 	defer c.recycle(batch)
 	if pongDue {
 		if err := c.ws.WriteControl(websocket.PongMessage, pong, deadline); err != nil && err != websocket.ErrCloseSent {
-			return false, err
+			return 0, err
 		}
 	}
 	if len(batch) == 0 || c.peerClosed.Load() {
-		return false, nil
+		return 0, nil
 	}
 	bufs := c.bufs[:0]
 	for _, it := range batch {
@@ -478,20 +518,20 @@ func (c *conn) flush(deadline time.Time) (wrote bool, err error) {
 		c.bufs = bufs[:0]
 	}()
 	if len(bufs) == 0 {
-		return false, nil
+		return 0, nil
 	}
 	nc := c.ws.NetConn()
 	// Moving the deadline costs a timer update: a deadline up to a second
 	// older than asked for is kept (an earlier one is always set).
 	if deadline.Before(c.wdeadline) || deadline.Sub(c.wdeadline) > time.Second {
 		if err := nc.SetWriteDeadline(deadline); err != nil {
-			return false, err
+			return 0, err
 		}
 		c.wdeadline = deadline
 	}
 	w := bufs // WriteTo consumes its receiver
 	_, err = w.WriteTo(nc)
-	return true, err
+	return len(bufs), err
 }
 
 // finish ends the connection from the writer. Gracefully (flush set): the
