@@ -38,6 +38,7 @@ type conn struct {
 	id     string
 	remote string
 	name   string
+	query  url.Values // the request URL's query (ConnectQuery)
 	log    *slog.Logger
 
 	// The output queue: Deliver and send append under qmu and signal notify
@@ -88,7 +89,8 @@ func newConn(h *Handler, ws *websocket.Conn, r *http.Request) *conn {
 		tokens:     float64(orDefault(h.Burst, DefaultBurst)),
 		last:       time.Now(),
 	}
-	c.name = cleanName(r.URL.Query().Get("name"))
+	c.query = r.URL.Query()
+	c.name = cleanName(c.query.Get("name"))
 	if c.name == "" {
 		c.name = id
 	}
@@ -104,6 +106,10 @@ func (c *conn) Protocol() string { return "ws" }
 
 // RemoteAddr implements scope.Conn.
 func (c *conn) RemoteAddr() string { return c.remote }
+
+// ConnectQuery returns the query of the WebSocket URL (ws://host/chat/room?key=x),
+// where access rules look for keys.
+func (c *conn) ConnectQuery() url.Values { return c.query }
 
 // AMF3 implements sharedobject.Subscriber (unused: deliveries become JSON).
 func (c *conn) AMF3() bool { return false }
