@@ -1,29 +1,38 @@
 // Command scopecast runs the scopecast media server: RTMP on :1935, the public
 // HTTP listener on :5080 and the admin listener (Prometheus metrics, JSON API,
-// pprof) on 127.0.0.1:5081. It needs no configuration file.
+// pprof) on 127.0.0.1:5081. It needs no configuration file: the built-in
+// defaults are internal/config/defaults.yaml, and a -config file, SCOPECAST_*
+// environment variables and flags override them in that order. SIGHUP
+// reloads the authentication rules, hooks and log level.
 //
 //	go run ./cmd/scopecast
 //	go run ./cmd/scopecast -rtmp :1936 -http :8080 -admin 127.0.0.1:9090 -log-format json
+//	go run ./cmd/scopecast -config scopecast.yaml -print-config
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/scopecast/scopecast/apps/chat"
 	"github.com/scopecast/scopecast/apps/live"
+	"github.com/scopecast/scopecast/internal/auth"
+	"github.com/scopecast/scopecast/internal/config"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -35,66 +44,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		if isHelp(err) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "scopecast:", err)
 		os.Exit(1)
 	}
 }
 
-// config is the effective configuration.
-type config struct {
-	RTMPAddr      string
-	HTTPAddr      string
-	AdminAddr     string
-	DataDir       string
-	LogLevel      string
-	LogFormat     string
-	KeepDelay     time.Duration
-	ShutdownGrace time.Duration
-	MergeWindow   time.Duration
-	RecordName    string
-}
-
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var cfg config
-	fs := flag.NewFlagSet("scopecast", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.RTMPAddr, "rtmp", ":1935", "RTMP listen address")
-	fs.StringVar(&cfg.HTTPAddr, "http", ":5080", "public HTTP listen address (empty: off)")
-	fs.StringVar(&cfg.AdminAddr, "admin", "127.0.0.1:5081", "admin HTTP listen address: /metrics, /api, /debug/pprof (empty: off)")
-	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
-	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&cfg.KeepDelay, "keep-delay", 5*time.Second, "how long an empty room lingers before it is removed")
-	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for connections to close")
-	fs.StringVar(&cfg.RecordName, "record-name", "{name}", "recording file name template: {name}, {date}, {time}, {unix} (\".flv\" added)")
-	fs.DurationVar(&cfg.MergeWindow, "merge-window", rtmp.DefaultMergeWindow, "how long a player's media may wait so that one write carries several frames (negative: write at once)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return cfg, fmt.Errorf("-log-format: %q is not text or json", cfg.LogFormat)
-	}
-	return cfg, nil
-}
-
-func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
-}
-
 // listeners are the bound addresses, reported to ready (tests use port 0).
 type listeners struct {
-	RTMP, HTTP, Admin net.Addr
+	RTMP, RTMPS, HTTP, Admin net.Addr
 }
 
 func addrString(a net.Addr) string {
@@ -118,15 +78,38 @@ func repairRecordings(log *slog.Logger, dir string) {
 	}
 }
 
+// printOut receives -print-config's output.
+var printOut io.Writer = os.Stdout
+
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, logw io.Writer, ready func(listeners)) error {
-	cfg, err := parseFlags(args, logw)
+	opts, err := parseArgs(args, logw, os.Environ())
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, logw)
+	cfg, err := opts.load()
 	if err != nil {
 		return err
+	}
+	if opts.print {
+		out, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
+		_, err = printOut.Write(out)
+		return err
+	}
+	var cert atomic.Pointer[tls.Certificate]
+	if cfg.RTMPS.Listen != "" {
+		c, err := loadCert(cfg)
+		if err != nil {
+			return err
+		}
+		cert.Store(c)
+	}
+	log, level := newLogger(cfg, logw)
+	if u := config.UnknownEnv(opts.env); len(u) > 0 {
+		log.Debug("environment variables that set no configuration key", "names", u)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -137,12 +120,26 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	}
 	defer store.Close()
 	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log, SharedObjects: store})
+	// Every application meets the auth rules, whatever the transport.
+	authz := auth.New(authPolicy(cfg.Auth), auth.Options{Logger: log, Queue: cfg.Auth.Hooks.Queue})
+	defer func() {
+		actx, cancel := context.WithTimeout(context.Background(), cfg.Auth.Hooks.Timeout)
+		defer cancel()
+		if err := authz.Close(actx); err != nil {
+			log.Warn("hook notifications left unsent at exit", "err", err)
+		}
+	}()
 	chatApp := chat.New()
 	chatApp.Presence = true // the page shows who is in the room
-	for name, app := range map[string]scope.Handler{live.Name: live.New(), chat.Name: chatApp} {
-		if err := scopes.Register(name, app); err != nil {
+	apps := map[string]scope.Handler{live.Name: live.New(), chat.Name: chatApp}
+	for name, app := range apps {
+		if err := scopes.Register(name, authz.Wrap(name, app)); err != nil {
 			return err
 		}
+	}
+	appNames := slices.Sorted(maps.Keys(apps))
+	for _, app := range unknownApps(cfg.Auth, appNames) {
+		log.Warn("auth rules for an application that does not exist", "app", app)
 	}
 	// Recordings live under <data>/streams; files a crash left unfinished are
 	// repaired before anything records or plays.
@@ -151,21 +148,35 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		return fmt.Errorf("streams directory: %w", err)
 	}
 	repairRecordings(log, streamsDir)
-	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName}
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName,
+		OnRecordDone: func(info rtmp.RecordingInfo, err error) {
+			authz.RecordDone(auth.Recording{Scope: info.Scope, Name: info.Name, File: info.Path,
+				Bytes: info.Stats.Bytes, Duration: info.Stats.Duration, Err: err})
+		}}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
 	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
 
 	var ls listeners
-	rl, err := net.Listen("tcp", cfg.RTMPAddr)
+	rl, err := net.Listen("tcp", cfg.RTMP.Listen)
 	if err != nil {
 		return fmt.Errorf("rtmp listener: %w", err)
 	}
 	ls.RTMP = rl.Addr()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(rl) }()
+	if cfg.RTMPS.Listen != "" {
+		tl, err := net.Listen("tcp", cfg.RTMPS.Listen)
+		if err != nil {
+			rl.Close()
+			return fmt.Errorf("rtmps listener: %w", err)
+		}
+		ls.RTMPS = tl.Addr()
+		tcfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.Load(), nil }}
+		go func() { errc <- srv.ServeTLS(tl, tcfg) }()
+	}
 	var servers []*http.Server
-	if cfg.HTTPAddr != "" {
-		hl, err := net.Listen("tcp", cfg.HTTPAddr)
+	if cfg.HTTP.Listen != "" {
+		hl, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
 			rl.Close()
 			return fmt.Errorf("http listener: %w", err)
@@ -175,8 +186,8 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(hl) }()
 	}
-	if cfg.AdminAddr != "" {
-		al, err := net.Listen("tcp", cfg.AdminAddr)
+	if cfg.Admin.Listen != "" {
+		al, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			rl.Close()
 			return fmt.Errorf("admin listener: %w", err)
@@ -188,7 +199,34 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		servers = append(servers, as)
 		go func() { errc <- as.Serve(al) }()
 	}
-	log.Info("scopecast listening", "rtmp", addrString(ls.RTMP), "http", addrString(ls.HTTP), "admin", addrString(ls.Admin), "data", cfg.DataDir)
+	log.Info("scopecast listening", "rtmp", addrString(ls.RTMP), "rtmps", addrString(ls.RTMPS), "http", addrString(ls.HTTP),
+		"admin", addrString(ls.Admin), "data", cfg.DataDir, "config", opts.file)
+
+	// SIGHUP reloads the auth rules, hooks, log level and certificate.
+	rel := &reloader{opts: opts, log: log, level: level, authz: authz, apps: appNames, cur: cfg}
+	if cfg.RTMPS.Listen != "" {
+		rel.cert = &cert
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloadDone := make(chan struct{})
+	stopReload := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		for {
+			select {
+			case <-hup:
+				rel.reload()
+			case <-stopReload:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stopReload)
+		<-reloadDone
+	}()
 	if ready != nil {
 		ready(ls)
 	}

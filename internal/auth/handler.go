@@ -123,11 +123,11 @@ func (h *handler) event(action string, c scope.Conn, s *scope.Scope, name string
 	}
 }
 
-// refuse counts and logs a refusal and returns it as a scope.Reject.
+// refuse counts and logs (debug: the transport logs the refusal too) a refusal and returns it as a scope.Reject.
 func (a *Authorizer) refuse(c scope.Conn, s *scope.Scope, action, name, reason, by string) error {
 	a.refused.Add(1)
 	base, _ := scope.SplitName(name)
-	a.log.Info("auth: "+action+" refused", "conn", c.ID(), "scope", s.Path(), "stream", base,
+	a.log.Debug("auth: "+action+" refused", "conn", c.ID(), "scope", s.Path(), "stream", base,
 		"remote", c.RemoteAddr(), "by", by, "reason", reason)
 	return scope.Reject(reason)
 }
