@@ -12,6 +12,11 @@ import (
 // DefaultSOMergeWindow is Server.SOMergeWindow's default.
 const DefaultSOMergeWindow = 5 * time.Millisecond
 
+// MaxSOQueue bounds the shared-object batches waiting for one connection's
+// writer: two seconds of an object changed 1000 times a second. A client
+// that lets more pile up is not reading and is closed.
+const MaxSOQueue = 2048
+
 // soQueue holds the shared-object batches waiting for a connection's writer.
 // Deliver runs on whichever goroutine fans a batch out (the writer of the
 // change, for 1000 subscribers in a row), so it must be cheap: a lock, an
@@ -24,7 +29,7 @@ type soQueue struct {
 }
 
 // Deliver queues a shared-object batch for the writer without blocking. A
-// client with DefaultOutQueue batches waiting is not reading and is
+// client with MaxSOQueue batches waiting is not reading and is
 // disconnected (the object drops it too): a shared object's subscribers are
 // never silently skipped.
 func (c *Conn) Deliver(d *sharedobject.Delivery) error {
@@ -35,7 +40,7 @@ func (c *Conn) Deliver(d *sharedobject.Delivery) error {
 	}
 	q := &c.so
 	q.mu.Lock()
-	if len(q.items) >= DefaultOutQueue {
+	if len(q.items) >= MaxSOQueue {
 		q.mu.Unlock()
 		c.Close(ErrQueueFull)
 		return ErrQueueFull
