@@ -2,6 +2,10 @@
 // rtmp://host/live[/room…]/<stream>. Anyone may publish and play (access rules
 // arrive with the operator configuration); a stream name is published once per
 // scope. Clients can call getLiveStreams to list what is live in their scope.
+//
+// Page serves the browser side: http://host:5080/live/<room…>/<stream> is a
+// page that plays the stream as HTTP-FLV (or WebSocket-FLV) with the
+// embedded, vendored mpegts.js (web/vendor) beside the chat of the room.
 package live
 
 import (
