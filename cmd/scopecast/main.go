@@ -37,6 +37,7 @@ import (
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 	"github.com/scopecast/scopecast/stream/flv"
+	"github.com/scopecast/scopecast/stream/httpflv"
 	"github.com/scopecast/scopecast/wsbridge"
 )
 
@@ -155,6 +156,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		}}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
 	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
+	flvh := &httpflv.Handler{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow}
 
 	var ls listeners
 	rl, err := net.Listen("tcp", cfg.RTMP.Listen)
@@ -182,7 +184,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("http listener: %w", err)
 		}
 		ls.HTTP = hl.Addr()
-		hs := &http.Server{Handler: publicHandler(rtmpt, ws), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		hs := &http.Server{Handler: publicHandler(rtmpt, ws, flvh), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(hl) }()
 	}
@@ -243,10 +245,14 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		hs.Shutdown(sctx)
 	}
 	var wg sync.WaitGroup // the transports close alongside one another
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		rtmpt.Shutdown(sctx) // ends RTMPT sessions' blocked writes at once
+	}()
+	go func() {
+		defer wg.Done()
+		flvh.Shutdown(sctx) // HTTP-FLV responses are hijacked, WebSocket-FLV upgraded
 	}()
 	go func() {
 		defer wg.Done()
