@@ -177,12 +177,13 @@ type Sources struct {
 // unreadable file is reported as it is.
 func Load(src Sources) (*Config, error) {
 	c := Default()
+	origin := map[string]string{} // key → where its value came from, for messages
 	if src.File != "" {
 		data, err := os.ReadFile(src.File)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		if err := c.decode(data, src.File); err != nil {
+		if err := c.decodeFrom(data, src.File, origin); err != nil {
 			return nil, err
 		}
 	}
@@ -199,16 +200,32 @@ func Load(src Sources) (*Config, error) {
 		if err := c.set(key, value, name); err != nil {
 			errs = append(errs, err)
 		}
+		origin[key] = name
 	}
 	for _, s := range src.Settings {
 		if err := c.set(s.Key, s.Value, s.Source); err != nil {
 			errs = append(errs, err)
 		}
+		origin[s.Key] = s.Source
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if err := c.Validate(); err != nil {
+		// Name where each bad value came from (a list element: its list).
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				var ce *Error
+				if errors.As(e, &ce) && ce.Source == "" {
+					k := ce.Key
+					if src, ok := origin[k]; ok {
+						ce.Source = src
+					} else if i := strings.LastIndexByte(k, '['); i > 0 {
+						ce.Source = origin[k[:i]]
+					}
+				}
+			}
+		}
 		return nil, err
 	}
 	return c, nil
@@ -341,6 +358,12 @@ func tagName(f reflect.StructField) string {
 // decode applies a YAML document over c. Unknown keys and values of the
 // wrong kind are errors naming the key, the value and the line.
 func (c *Config) decode(data []byte, file string) error {
+	return c.decodeFrom(data, file, nil)
+}
+
+// decodeFrom is decode that records in origin ("file line N") the keys of
+// the values it set (when origin is not nil).
+func (c *Config) decodeFrom(data []byte, file string, origin map[string]string) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalid, file, err)
@@ -349,14 +372,21 @@ func (c *Config) decode(data []byte, file string) error {
 		return nil
 	}
 	var errs []error
-	d := decoder{file: file, errs: &errs}
+	d := decoder{file: file, errs: &errs, origin: origin}
 	d.node(&doc, reflect.ValueOf(c).Elem(), "")
 	return errors.Join(errs...)
 }
 
 type decoder struct {
-	file string
-	errs *[]error
+	file   string
+	errs   *[]error
+	origin map[string]string
+}
+
+func (d decoder) set(n *yaml.Node, key string) {
+	if d.origin != nil {
+		d.origin[key] = fmt.Sprintf("%s line %d", d.file, n.Line)
+	}
 }
 
 func (d decoder) fail(n *yaml.Node, key, msg string) {
@@ -419,6 +449,7 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 			v.SetMapIndex(reflect.ValueOf(k.Value), elem)
 		}
 	case v.Kind() == reflect.Slice:
+		d.set(n, key)
 		switch {
 		case isNull(n):
 			v.SetZero()
@@ -431,6 +462,7 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 					d.fail(e, fmt.Sprintf("%s[%d]", key, i), "must be a string")
 					continue
 				}
+				d.set(e, fmt.Sprintf("%s[%d]", key, i))
 				l = append(l, e.Value)
 			}
 			v.Set(reflect.ValueOf(l))
@@ -442,6 +474,7 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, key, "must be a single value, not a list or mapping")
 			return
 		}
+		d.set(n, key)
 		s := n.Value
 		if isNull(n) {
 			s = ""

@@ -163,7 +163,7 @@ auth:
 		`config: record_name: "../x" must be a file name`,
 		`config: auth.hooks.on_publish: "ftp://example.com/x" is not an http:// or https:// URL`,
 		`config: auth.hooks.timeout: "0s" must be more than 0`,
-		`config: auth.apps.live.publish.allow[1]: "10.0.0/8" is not a CIDR`,
+		`config: auth.apps.live.publish.allow[1]: "10.0.0/8" is not a CIDR (e.g. 10.0.0.0/8) or an IP address (` + file + ` line 21)`,
 		`config: auth.apps.live.publish.keys[0]: "" is empty`,
 		`config: auth.apps.live.hooks.on_play: "not a url" is not an http:// or https:// URL`,
 		`config: auth.apps.bad/app: "bad/app" is not an application name`,
