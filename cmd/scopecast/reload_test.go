@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scopecast/scopecast/internal/testutil"
+)
+
+// SIGHUP to the real binary while ffmpeg publishes: the stream is not
+// dropped (a player still gets it, the publisher keeps going), the new rules
+// apply to new clients, and a file that does not load changes nothing.
+func TestReloadBySIGHUP(t *testing.T) {
+	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	bin := buildBinary(t)
+	file := writeConfig(t, "auth:\n  apps:\n    live:\n      publish:\n        keys: [old]\n")
+	p := startBinary(t, bin, t.TempDir(), "-config", file)
+	base := "rtmp://" + p.addr + "/live/"
+
+	pub := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "120",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-f", "flv", base+"cam1?key=old")
+	var pubErr bytes.Buffer
+	pub.Stderr = &pubErr
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pubDone := make(chan struct{})
+	go func() { pub.Wait(); close(pubDone) }()
+	defer func() {
+		pub.Process.Kill()
+		<-pubDone
+	}()
+	testutil.WaitFor(t, 20*time.Second, "the publisher", func() bool { return p.logged("publishing") })
+
+	hup := func(want string) {
+		t.Helper()
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WaitFor(t, 10*time.Second, want, func() bool { return p.logged(want) })
+	}
+	if err := os.WriteFile(file, []byte("auth:\n  apps:\n    live:\n      publish:\n        keys: [new]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup("configuration reloaded")
+
+	if out, ok := ffmpegPublish(t, base+"cam2?key=old", "0.5"); ok || !strings.Contains(out, "Publish rejected: wrong key") {
+		t.Errorf("old key after reload: ok=%v:\n%s", ok, out)
+	}
+	if out, ok := ffmpegPublish(t, base+"cam3?key=new", "0.5"); !ok {
+		t.Errorf("new key after reload: %s", out)
+	}
+	if out, ok := ffmpegPlay(t, base+"cam1"); !ok {
+		t.Errorf("the stream published before the reload does not play: %s", out)
+	}
+
+	// A broken file: logged, the rules in force stay.
+	if err := os.WriteFile(file, []byte("auth:\n  apps:\n    live:\n      publish:\n        allow: [10.0.0/8]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup("reload failed: the configuration in force is kept")
+	if out, ok := ffmpegPublish(t, base+"cam4?key=old", "0.5"); ok || !strings.Contains(out, "Publish rejected: wrong key") {
+		t.Errorf("old key after a failed reload: ok=%v:\n%s", ok, out)
+	}
+	if out, ok := ffmpegPublish(t, base+"cam5?key=new", "0.5"); !ok {
+		t.Errorf("new key after a failed reload: %s", out)
+	}
+
+	select {
+	case <-pubDone:
+		t.Fatalf("the publisher ended during the reloads: %s", pubErr.String())
+	default:
+	}
+	unpublishes := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		n := 0
+		for _, m := range p.msgs {
+			if m == "unpublished" {
+				n++
+			}
+		}
+		return n
+	}
+	testutil.WaitFor(t, 10*time.Second, "the short publishers' unpublishes", func() bool { return unpublishes() >= 2 })
+	if unpublished := unpublishes(); unpublished != 2 { // cam3 and cam5; cam1 goes on
+		t.Errorf("%d unpublishes, want 2", unpublished)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+}
