@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/client"
@@ -429,4 +431,64 @@ func TestHostileSharedObjectFrames(t *testing.T) {
 	}
 	good.Set("after", true)
 	watcher.waitProps("the object still works", map[string]any{"keep": "me", "after": true})
+}
+
+// A subscriber that stops reading is closed once MaxSOQueue batches wait for
+// it; the object, its state and the subscriber that reads are unharmed.
+func TestSharedObjectSubscriberNotReading(t *testing.T) {
+	t.Parallel()
+	ts := startChatServer(t)
+	healthy := dialSOPeer(t, url(ts, "chat/stall"), false)
+	use := &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}}
+	healthy.write(t, use)
+	waitFor(t, 5*time.Second, "use success", func() bool { return healthy.has(sharedobject.EventUseSuccess, "") })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stalled, err := client.Dial(ctx, url(ts, "chat/stall"), client.Options{})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	payload, _ := sharedobject.Append(nil, use, false)
+	if err := stalled.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	so := ts.Scopes.Lookup("/chat/stall").SharedObjects().Lookup("board")
+	waitFor(t, 5*time.Second, "two subscribers", func() bool { return so.Subscribers() == 2 })
+
+	// 16 KiB values: the sockets' buffers fill after a few hundred changes,
+	// then the stalled client's queue. The changes go in steps that the
+	// reading subscriber keeps up with (a fan-out never waits for anyone).
+	big := strings.Repeat("x", 16<<10)
+	received := func() int {
+		n := 0
+		for _, e := range healthy.events() {
+			if e.Type == sharedobject.EventChange && e.Key == "k" {
+				n++
+			}
+		}
+		return n
+	}
+	const step = 128
+	changes := 0
+	for so.Subscribers() == 2 {
+		if changes > 64*rtmp.MaxSOQueue {
+			t.Fatalf("the stalled subscriber is still there after %d changes", changes)
+		}
+		for range step {
+			if err := so.SetAttribute("", "k", fmt.Sprint(changes, big)); err != nil {
+				t.Fatal(err)
+			}
+			changes++
+		}
+		waitFor(t, 20*time.Second, "the reading subscriber to keep up", func() bool { return received() == changes })
+	}
+	if so.Subscribers() != 1 || received() != changes {
+		t.Fatalf("%d subscribers left; the reader got %d of %d changes", so.Subscribers(), received(), changes)
+	}
+	t.Logf("the stalled subscriber was dropped after %d changes (%d MB)", changes, changes*len(big)>>20)
+	if v, _ := so.Get("k"); v != fmt.Sprint(changes-1, big) {
+		t.Error("the object's state is not the last change")
+	}
 }
