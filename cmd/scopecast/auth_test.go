@@ -3,8 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -293,4 +301,48 @@ func equalEvent(a, b auth.Event) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
+}
+
+// testCert writes a self-signed certificate for 127.0.0.1 and its key.
+func testCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+// The rtmps keys of the configuration open the RTMPS listener, and its
+// clients meet the same rules: ffmpeg over rtmps:// is refused without the
+// key and publishes with it.
+func TestRTMPSFromConfig(t *testing.T) {
+	cert, key := testCert(t)
+	ls := startRun(t, "rtmps:\n  cert: "+cert+"\n  key: "+key+"\nauth:\n  apps:\n    live:\n      publish:\n        keys: [secret]\n",
+		"-rtmps", "127.0.0.1:0")
+	if ls.RTMPS == nil {
+		t.Fatal("no RTMPS listener")
+	}
+	u := "rtmps://" + ls.RTMPS.String() + "/live/cam1"
+	if out, ok := ffmpegPublish(t, u, "0.5"); ok || !strings.Contains(out, "Publish rejected: missing key") {
+		t.Errorf("rtmps without key: ok=%v:\n%s", ok, out)
+	}
+	if out, ok := ffmpegPublish(t, u+"?key=secret", "0.5"); !ok {
+		t.Errorf("rtmps with key: %s", out)
+	}
 }
