@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,7 @@ const behindDefinitionRef = "as with a publisher, but the reference is an extra 
 // Config is one run of the benchmark.
 type Config struct {
 	URL        string        // rtmp[t]://host[:port]/app[/room…]/stream (the publisher; the players unless PlayerURL)
-	PlayerURL  string        // the players' URL of the same stream, e.g. over RTMPT (empty: URL)
+	PlayerURL  string        // the players' URL of the same stream, e.g. over RTMPT, or http(s)://…/stream.flv (HTTP-FLV), ws://…/stream.flv (WebSocket-FLV) (empty: URL)
 	SourceIPs  []net.IP      // local addresses for the players, in turn (empty: the system's choice)
 	FLV        string        // file to publish (required unless NoPublish)
 	Players    int           // players to open
@@ -85,7 +86,14 @@ type player struct {
 	live    bool   // the previous frame was live
 
 	local net.Addr // the address to dial from (nil: any)
+
+	// latency[ms] counts live video frames received ms after the publisher
+	// sent them (the last bucket: that long or longer).
+	latency *[latencyBuckets]uint32
 }
+
+// latencyBuckets bounds the delivery latency histogram (1 ms buckets).
+const latencyBuckets = 4096
 
 type bench struct {
 	cfg      Config
@@ -93,7 +101,11 @@ type bench struct {
 	name     string
 	playURL  string // the players' connection URL
 	playName string
+	flvURL   *url.URL // HTTP-FLV or WebSocket-FLV players (PlayerURL http:// or ws://)
 	src      *source
+	// sendAt[ts] is when the publisher sent the video frame of timestamp ts
+	// (unix ns; 0: none): players measure their delivery latency with it.
+	sendAt []atomic.Int64
 	endAt    time.Time    // set before any player starts
 	pubEnd   atomic.Int64 // endAt for the publisher, which starts first (unix ns; 0: not yet)
 	stopped  atomic.Bool
@@ -104,7 +116,7 @@ type bench struct {
 	pubBegin atomic.Int64
 
 	mu      sync.Mutex
-	conns   map[*client.Conn]struct{}
+	conns   map[io.Closer]struct{}
 	players []player
 	wg      sync.WaitGroup
 
@@ -130,8 +142,12 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	if name == "" {
 		return nil, fmt.Errorf("-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.URL)
 	}
-	r := &bench{cfg: cfg, connURL: connURL, name: name, playURL: connURL, playName: name, conns: make(map[*client.Conn]struct{})}
-	if cfg.PlayerURL != "" {
+	r := &bench{cfg: cfg, connURL: connURL, name: name, playURL: connURL, playName: name, conns: make(map[io.Closer]struct{})}
+	if u, ok, err := parseFLVURL(cfg.PlayerURL); err != nil {
+		return nil, err
+	} else if ok {
+		r.flvURL = u
+	} else if cfg.PlayerURL != "" {
 		if r.playURL, r.playName = client.SplitStreamURL(cfg.PlayerURL); r.playName == "" {
 			return nil, fmt.Errorf("-player-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.PlayerURL)
 		}
@@ -145,6 +161,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 			return nil, err
 		}
 		r.src = src
+		r.sendAt = make([]atomic.Int64, int((cfg.Duration+publishGrace)/time.Millisecond))
 	}
 	fps := defaultFPS
 	if r.src != nil && r.src.videoFPS > 0 {
@@ -155,7 +172,9 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	r.players = make([]player, cfg.Players)
 	bucketMem := make([]uint32, nBuckets*cfg.Players)
 	gapMem := make([]int32, gapCap*cfg.Players)
+	latMem := make([][latencyBuckets]uint32, cfg.Players)
 	for i := range r.players {
+		r.players[i].latency = &latMem[i]
 		r.players[i].buckets = bucketMem[i*nBuckets : (i+1)*nBuckets : (i+1)*nBuckets]
 		r.players[i].gaps = gapMem[i*gapCap : i*gapCap : (i+1)*gapCap]
 	}
@@ -199,7 +218,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	r.endAt = start.Add(cfg.Duration)
 	r.pubEnd.Store(r.endAt.UnixNano())
 	if cfg.NoPublish {
-		rp := &player{buckets: make([]uint32, nBuckets), gaps: make([]int32, 0, gapCap)}
+		rp := &player{buckets: make([]uint32, nBuckets), gaps: make([]int32, 0, gapCap), latency: new([latencyBuckets]uint32)}
 		r.refPlayer = rp
 		r.ref = make([]refEntry, 0, 4096)
 		first := make(chan struct{})
@@ -313,7 +332,7 @@ func (p *player) haveFirstSafe(r *bench) bool {
 	return p.haveFirst
 }
 
-func (r *bench) register(c *client.Conn) bool {
+func (r *bench) register(c io.Closer) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped.Load() {
@@ -323,7 +342,7 @@ func (r *bench) register(c *client.Conn) bool {
 	return true
 }
 
-func (r *bench) unregister(c *client.Conn) {
+func (r *bench) unregister(c io.Closer) {
 	r.mu.Lock()
 	delete(r.conns, c)
 	r.mu.Unlock()
@@ -334,12 +353,12 @@ func (r *bench) unregister(c *client.Conn) {
 // which may be in a poll the server holds for 50 ms.
 func (r *bench) closeAll() {
 	r.mu.Lock()
-	conns := make([]*client.Conn, 0, len(r.conns))
+	conns := make([]io.Closer, 0, len(r.conns))
 	for c := range r.conns {
 		conns = append(conns, c)
 	}
 	r.mu.Unlock()
-	work := make(chan *client.Conn)
+	work := make(chan io.Closer)
 	var wg sync.WaitGroup
 	for range min(len(conns), 64) {
 		wg.Add(1)
@@ -423,6 +442,9 @@ func (r *bench) publish(ctx context.Context, c *client.Conn, ready chan struct{}
 			if t.typ == chunk.TypeDataAMF0 {
 				continue
 			}
+			if t.typ == chunk.TypeVideo && int64(ts) < int64(len(r.sendAt)) {
+				r.sendAt[ts].Store(time.Now().UnixNano())
+			}
 			if len(r.ref) < maxRefEntries {
 				r.ref = append(r.ref, refEntry{ts: ts, size: uint32(len(t.payload))})
 			}
@@ -442,6 +464,10 @@ func (r *bench) play(ctx context.Context, p *player, first chan struct{}) {
 	defer r.wg.Done()
 	dctx, cancel := context.WithDeadline(ctx, r.endAt)
 	defer cancel()
+	if r.flvURL != nil && p != r.refPlayer {
+		r.playFLV(dctx, p)
+		return
+	}
 	url, name := r.playURL, r.playName
 	if p == r.refPlayer { // with -no-publish the reference plays -url
 		url, name = r.connURL, r.name
@@ -472,66 +498,90 @@ func (r *bench) play(ctx context.Context, p *player, first chan struct{}) {
 		p.err = connectErr("play", err, r)
 		return
 	}
+	r.joined(p)
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			r.readEnded(p, err)
+			return
+		}
+		if r.receive(p, first, m.TypeID, m.Timestamp, m.Payload) {
+			return
+		}
+	}
+}
+
+// joined marks a player connected: its play succeeded.
+func (r *bench) joined(p *player) {
 	p.connected = true
 	p.joinedAt = time.Now()
 	if b := r.pubBegin.Load(); b != 0 && p.playSent.UnixNano() > b {
 		p.liveTS = uint32((p.playSent.UnixNano() - b) / int64(time.Millisecond))
 	}
+}
+
+// readEnded records why a player's reading ended before the end of the run.
+func (r *bench) readEnded(p *player, err error) {
+	if !r.stopped.Load() && time.Now().Before(r.endAt) {
+		p.err, p.dropped = fmt.Errorf("read: %w", err), true
+	}
+}
+
+// receive counts one message a player got (type, timestamp, payload as in
+// RTMP and FLV alike). It reports whether the run is over for the player.
+func (r *bench) receive(p *player, first chan struct{}, typ uint8, ts uint32, payload []byte) bool {
 	ref := p == r.refPlayer
-	nb := uint32(len(p.buckets))
-	for {
-		m, err := c.ReadMessage()
-		if err != nil {
-			if !r.stopped.Load() && time.Now().Before(r.endAt) {
-				p.err, p.dropped = fmt.Errorf("read: %w", err), true
-			}
-			return
+	switch typ {
+	case chunk.TypeAudio:
+	case chunk.TypeVideo:
+		frame, key := videoInfo(payload)
+		if !frame {
+			break
 		}
-		switch m.TypeID {
-		case chunk.TypeAudio:
-		case chunk.TypeVideo:
-			frame, key := videoInfo(m.Payload)
-			if !frame {
-				break
-			}
-			now := time.Now()
-			if !now.Before(r.endAt) {
-				return
-			}
-			if !p.haveFirst {
-				if ref {
-					r.mu.Lock()
-				}
-				p.haveFirst, p.firstAt, p.firstTS, p.firstKey = true, now, m.Timestamp, key
-				if ref {
-					r.mu.Unlock()
-					close(first)
-				}
-			}
-			live := m.Timestamp >= p.liveTS
-			if live && p.live {
-				g := now.Sub(p.lastV)
-				p.gaps = append(p.gaps, int32(min(g/time.Microsecond, 1<<31-1)))
-				p.maxGap = max(p.maxGap, g)
-			}
-			p.lastV, p.live = now, live
-		default:
-			continue
+		now := time.Now()
+		if !now.Before(r.endAt) {
+			return true
 		}
 		if !p.haveFirst {
-			continue
+			if ref {
+				r.mu.Lock()
+			}
+			p.haveFirst, p.firstAt, p.firstTS, p.firstKey = true, now, ts, key
+			if ref {
+				r.mu.Unlock()
+				close(first)
+			}
 		}
-		n := uint32(len(m.Payload))
-		p.bytes += uint64(n)
-		if d := m.Timestamp - p.firstTS; m.Timestamp >= p.firstTS && d/bucketMS < nb {
-			p.buckets[d/bucketMS] += n
+		live := ts >= p.liveTS
+		if live && p.live {
+			g := now.Sub(p.lastV)
+			p.gaps = append(p.gaps, int32(min(g/time.Microsecond, 1<<31-1)))
+			p.maxGap = max(p.maxGap, g)
 		}
-		if ref && len(r.ref) < maxRefEntries {
-			r.ref = append(r.ref, refEntry{ts: m.Timestamp, size: n})
-			r.refBytes += uint64(n)
-			r.refMsgs++
+		if live && int64(ts) < int64(len(r.sendAt)) {
+			if sent := r.sendAt[ts].Load(); sent != 0 {
+				lat := (now.UnixNano() - sent) / int64(time.Millisecond)
+				p.latency[min(max(lat, 0), latencyBuckets-1)]++
+			}
 		}
+		p.lastV, p.live = now, live
+	default:
+		return false
 	}
+	if !p.haveFirst {
+		return false
+	}
+	n := uint32(len(payload))
+	p.bytes += uint64(n)
+	if d := ts - p.firstTS; ts >= p.firstTS && d/bucketMS < uint32(len(p.buckets)) {
+		p.buckets[d/bucketMS] += n
+	}
+	if ref && len(r.ref) < maxRefEntries {
+		r.ref = append(r.ref, refEntry{ts: ts, size: n})
+		r.refBytes += uint64(n)
+		r.refMsgs++
+	}
+	return false
 }
 
 // connectErr classifies a failure to connect or play.

@@ -5,8 +5,11 @@
 //
 //	scopecast-bench -url rtmp://127.0.0.1:1935/live/bench -flv input.flv -players 1000 -duration 60s [-ramp 200/s] [-pid SERVERPID] [-no-publish] [-json]
 //	scopecast-bench -url rtmp://127.0.0.1:1935/live/bench -player-url rtmpt://127.0.0.1:5080/live/bench -source-ips 127.0.0.2-127.0.0.20 …
+//	scopecast-bench -url rtmp://127.0.0.1:1935/live/bench -player-url http://127.0.0.1:5080/live/bench.flv -players 500 …
 //
-// Publisher and players may use RTMP (rtmp://) or RTMP over HTTP (rtmpt://).
+// Publisher and players may use RTMP (rtmp://) or RTMP over HTTP (rtmpt://);
+// players may also read HTTP-FLV (http://…/stream.flv) or WebSocket-FLV
+// (ws://…/stream.flv).
 //
 // Without -flv it generates a test file with ffmpeg (-gen-bitrate, -gen-size,
 // -gen-length) and prints the command it ran. See docs/bench-tool.md.
@@ -56,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var sourceIPs string
 	fs.StringVar(&cfg.URL, "url", "rtmp://127.0.0.1:1935/live/bench", "stream URL: rtmp[t]://host[:port]/app[/room…]/stream (rtmpt: RTMP over HTTP; give the port, e.g. 5080)")
-	fs.StringVar(&cfg.PlayerURL, "player-url", "", "the players' URL of the same stream, e.g. rtmpt://… while the publisher uses rtmp:// (default: -url)")
+	fs.StringVar(&cfg.PlayerURL, "player-url", "", "the players' URL of the same stream: rtmpt://… while the publisher uses rtmp://, or http://host:5080/app/stream.flv (HTTP-FLV), ws://host:5080/app/stream.flv (WebSocket-FLV) (default: -url)")
 	fs.StringVar(&sourceIPs, "source-ips", "", "local IPs the players dial from, in turn: a list (127.0.0.2,127.0.0.3) or a range (127.0.0.2-127.0.0.20); servers limit RTMPT sessions per client IP")
 	fs.StringVar(&cfg.FLV, "flv", "", "FLV file to publish (empty: generate one with ffmpeg)")
 	fs.IntVar(&cfg.Players, "players", 100, "number of players")
@@ -85,8 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, name := client.SplitStreamURL(cfg.URL); name == "" {
 		return fmt.Errorf("-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.URL)
 	}
-	if _, name := client.SplitStreamURL(cfg.PlayerURL); cfg.PlayerURL != "" && name == "" {
-		return fmt.Errorf("-player-url %q: want rtmp[t]://host[:port]/app[/room…]/stream", cfg.PlayerURL)
+	if _, isFLV, err := parseFLVURL(cfg.PlayerURL); err != nil {
+		return err
+	} else if _, name := client.SplitStreamURL(cfg.PlayerURL); !isFLV && cfg.PlayerURL != "" && name == "" {
+		return fmt.Errorf("-player-url %q: want rtmp[t]://host[:port]/app[/room…]/stream, http://host:port/app[/room…]/stream.flv or ws://…", cfg.PlayerURL)
 	}
 	if cfg.SourceIPs, err = parseSourceIPs(sourceIPs); err != nil {
 		return err

@@ -42,6 +42,7 @@ type Report struct {
 
 	FirstFrame FirstFrameReport `json:"first_frame"`
 	Gap        GapReport        `json:"frame_gap"`
+	Latency    *LatencyReport   `json:"latency,omitempty"`
 
 	Server *ServerReport `json:"server,omitempty"`
 	Errors []ErrorCount  `json:"errors"`
@@ -70,6 +71,47 @@ type GapReport struct {
 	MedianOfMediansMS float64 `json:"median_of_player_medians_ms"`
 	P99OfMaxMS        float64 `json:"p99_of_player_max_ms"`
 	MaxMS             float64 `json:"max_ms"`
+}
+
+// LatencyReport is the delivery latency of live video frames: from the
+// publisher's write of a frame to a player's receipt of it, over every
+// frame published after the player's play, all players together (1 ms
+// steps; frames of 4095 ms or more count as 4095).
+type LatencyReport struct {
+	Frames   uint64  `json:"frames"`
+	MedianMS float64 `json:"median_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	MaxMS    float64 `json:"max_ms"`
+}
+
+// latencyReport merges the players' histograms.
+func latencyReport(ps []player) *LatencyReport {
+	var h [latencyBuckets]uint64
+	var n uint64
+	for i := range ps {
+		if ps[i].latency == nil || !ps[i].connected {
+			continue
+		}
+		for ms, c := range ps[i].latency {
+			h[ms] += uint64(c)
+			n += uint64(c)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	rank := func(q float64) float64 {
+		want := uint64(math.Ceil(q * float64(n)))
+		var acc uint64
+		for ms, c := range h {
+			acc += c
+			if acc >= max(want, 1) {
+				return float64(ms)
+			}
+		}
+		return latencyBuckets - 1
+	}
+	return &LatencyReport{Frames: n, MedianMS: rank(0.5), P99MS: rank(0.99), MaxMS: rank(1)}
 }
 
 // ServerReport is the server process's cost, from /proc.
@@ -182,6 +224,7 @@ func (r *bench) report(start, end time.Time) *Report {
 		rep.PerPlayerMbps = round(perPlayer/float64(rep.Connected), 3)
 	}
 	rep.FirstFrame.MedianMS, rep.FirstFrame.P99MS, rep.FirstFrame.MaxMS = quantiles(ttff)
+	rep.Latency = latencyReport(r.players)
 	rep.Gap.MedianOfMediansMS, _, _ = quantiles(medians)
 	_, rep.Gap.P99OfMaxMS, rep.Gap.MaxMS = quantiles(maxGaps)
 	for e, n := range errs {
@@ -277,6 +320,10 @@ func (rep *Report) WriteText(w io.Writer) {
 	p("               play → first video frame: median %.1f ms, p99 %.1f ms, max %.1f ms", ff.MedianMS, ff.P99MS, ff.MaxMS)
 	p("frame gaps:    median of per-player medians %.1f ms; per-player max: p99 %.1f ms, max %.1f ms",
 		rep.Gap.MedianOfMediansMS, rep.Gap.P99OfMaxMS, rep.Gap.MaxMS)
+	if l := rep.Latency; l != nil {
+		p("latency:       publisher write → player receipt of live video frames: median %.0f ms, p99 %.0f ms, max %.0f ms (%d frames)",
+			l.MedianMS, l.P99MS, l.MaxMS, l.Frames)
+	}
 	if s := rep.Server; s != nil {
 		p("server pid %d: %.2f CPU s (%.2f cores), %.2f CPU s per GB delivered", s.PID, s.CPUSeconds, s.CPUCores, s.CPUSecondsPerG)
 		p("               RSS %.1f MB before, %.1f MB after, %.1f KB per connected player",
