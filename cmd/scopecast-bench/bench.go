@@ -105,11 +105,11 @@ type bench struct {
 	src      *source
 	// sendAt[ts] is when the publisher sent the video frame of timestamp ts
 	// (unix ns; 0: none): players measure their delivery latency with it.
-	sendAt []atomic.Int64
-	endAt    time.Time    // set before any player starts
-	pubEnd   atomic.Int64 // endAt for the publisher, which starts first (unix ns; 0: not yet)
-	stopped  atomic.Bool
-	pubSID   uint32
+	sendAt  []atomic.Int64
+	endAt   time.Time    // set before any player starts
+	pubEnd  atomic.Int64 // endAt for the publisher, which starts first (unix ns; 0: not yet)
+	stopped atomic.Bool
+	pubSID  uint32
 	// pubBegin is when the publisher's timestamp 0 was due (unix ns; 0 with
 	// -no-publish): frames with older timestamps than a player's play time
 	// came from the GOP cache.
