@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/scope"
@@ -455,23 +460,71 @@ func TestUnpublishAfterAppRefusal(t *testing.T) {
 	}
 }
 
+// hookReasonCases seed TestHookReason and FuzzHookReason.
+var hookReasonCases = []struct {
+	name string
+	code int
+	body string
+	want string
+}{
+	{"json", 403, `{"reason":"nope"}`, "nope"},
+	{"json_empty_reason", 403, `{"reason":""}`, "refused by hook (HTTP 403)"},
+	{"json_other", 403, `{"other":1}`, "refused by hook (HTTP 403)"},
+	{"empty", 403, "", "refused by hook (HTTP 403)"},
+	{"lines", 403, "\n\n  line two\x01\x7f  \nthree", "line two"},
+	{"long_utf8", 403, strings.Repeat("é", 150), strings.Repeat("é", 100)},
+	{"json_newline", 403, `{"reason":"a\nb"}`, "a"},
+	{"json_control_only", 500, `{"reason":"\u0001"}`, "refused by hook (HTTP 500)"},
+	{"invalid_utf8", 401, "bad \xff\xfe bytes", "bad \ufffd\ufffd bytes"},
+	{"crlf", 401, "no\r\nmore", "no"},
+}
+
 func TestHookReason(t *testing.T) {
-	long := strings.Repeat("é", 150)
-	for _, tc := range []struct {
-		code int
-		body string
-		want string
-	}{
-		{403, `{"reason":"nope"}`, "nope"},
-		{403, `{"reason":""}`, "refused by hook (HTTP 403)"},
-		{403, `{"other":1}`, "refused by hook (HTTP 403)"},
-		{403, "", "refused by hook (HTTP 403)"},
-		{403, "\n\n  line two\x01\x7f  \nthree", "line two"},
-		{403, long, strings.Repeat("é", 100)},
-		{403, `{"reason":"a\nb"}`, "a"},
-	} {
+	for _, tc := range hookReasonCases {
 		if got := hookReason(tc.code, []byte(tc.body)); got != tc.want {
-			t.Errorf("hookReason(%d, %q) = %q, want %q", tc.code, tc.body, got, tc.want)
+			t.Errorf("%s: hookReason(%d, %q) = %q, want %q", tc.name, tc.code, tc.body, got, tc.want)
+		}
+	}
+}
+
+// FuzzHookReason: whatever a hook answers, the reason shown to a client is
+// one line of at most 200 bytes without control characters.
+func FuzzHookReason(f *testing.F) {
+	for _, tc := range hookReasonCases {
+		f.Add(tc.code, []byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		r := hookReason(code, body)
+		if r == "" || !utf8.ValidString(r) || len(r) > 200 && !strings.HasPrefix(r, "refused by hook") {
+			t.Fatalf("reason %q", r)
+		}
+		for _, c := range []byte(r) {
+			if c < 0x20 || c == 0x7f {
+				t.Fatalf("control character in %q", r)
+			}
+		}
+	})
+}
+
+var updateCorpus = flag.Bool("update", false, "rewrite the seed corpus files under testdata/fuzz")
+
+// TestFuzzCorpus keeps testdata/fuzz in step with the seed table. Run
+// `go test -run TestFuzzCorpus -update` after changing it.
+func TestFuzzCorpus(t *testing.T) {
+	for _, tc := range hookReasonCases {
+		path := filepath.Join("testdata", "fuzz", "FuzzHookReason", tc.name)
+		content := fmt.Sprintf("go test fuzz v1\nint(%d)\n[]byte(%q)\n", tc.code, tc.body)
+		if *updateCorpus {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if b, err := os.ReadFile(path); err != nil || string(b) != content {
+			t.Errorf("%s is missing or stale; run go test -run TestFuzzCorpus -update", path)
 		}
 	}
 }

@@ -183,6 +183,9 @@ func Load(src Sources) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
+		if len(data) > MaxFileSize {
+			return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrInvalid, src.File, MaxFileSize)
+		}
 		if err := c.decodeFrom(data, src.File, origin); err != nil {
 			return nil, err
 		}
@@ -372,16 +375,28 @@ func (c *Config) decodeFrom(data []byte, file string, origin map[string]string) 
 		return nil
 	}
 	var errs []error
-	d := decoder{file: file, errs: &errs, origin: origin}
+	aliases := 0
+	d := decoder{file: file, errs: &errs, origin: origin, aliases: &aliases}
 	d.node(&doc, reflect.ValueOf(c).Elem(), "")
 	return errors.Join(errs...)
 }
 
 type decoder struct {
-	file   string
-	errs   *[]error
-	origin map[string]string
+	file    string
+	errs    *[]error
+	origin  map[string]string
+	aliases *int // alias dereferences so far, bounded by maxAliases
 }
+
+// maxAliases bounds the alias dereferences of one document, so that nested
+// aliases cannot make decoding explode.
+const maxAliases = 100
+
+// maxErrors bounds the problems reported for one document.
+const maxErrors = 50
+
+// MaxFileSize bounds a configuration file.
+const MaxFileSize = 1 << 20
 
 func (d decoder) set(n *yaml.Node, key string) {
 	if d.origin != nil {
@@ -390,7 +405,12 @@ func (d decoder) set(n *yaml.Node, key string) {
 }
 
 func (d decoder) fail(n *yaml.Node, key, msg string) {
-	*d.errs = append(*d.errs, &Error{Key: key, Msg: msg, Source: fmt.Sprintf("%s line %d", d.file, n.Line)})
+	switch {
+	case len(*d.errs) < maxErrors:
+		*d.errs = append(*d.errs, &Error{Key: key, Msg: msg, Source: fmt.Sprintf("%s line %d", d.file, n.Line)})
+	case len(*d.errs) == maxErrors:
+		*d.errs = append(*d.errs, fmt.Errorf("%w: %s: more problems not shown", ErrInvalid, d.file))
+	}
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
@@ -403,6 +423,12 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 			}
 			n = n.Content[0]
 		} else {
+			if *d.aliases++; *d.aliases > maxAliases {
+				if *d.aliases == maxAliases+1 {
+					d.fail(n, path, fmt.Sprintf("more than %d aliases", maxAliases))
+				}
+				return
+			}
 			n = n.Alias
 		}
 	}
