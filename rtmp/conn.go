@@ -128,9 +128,9 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		started:    time.Now(),
 		out:        make(chan outItem, DefaultOutQueue),
 		notify:     make(chan struct{}, 1),
+		so:         soQueue{notify: make(chan struct{}, 1)},
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		so:         soQueue{notify: make(chan struct{}, 1)},
 		streams:    make(map[uint32]*netStream),
 		nextTx:     1,
 		pending:    make(map[float64]chan callResult),
@@ -964,7 +964,6 @@ func (c *Conn) onSharedObject(m chunk.Message) error {
 // AMF3 reports whether the client negotiated objectEncoding 3: its
 // shared-object messages are type 16.
 func (c *Conn) AMF3() bool { return c.objectEncoding == 3 }
-
 
 var _ scope.Conn = (*Conn)(nil)
 var _ scope.Caller = (*Conn)(nil)
