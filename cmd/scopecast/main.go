@@ -149,13 +149,13 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		return fmt.Errorf("streams directory: %w", err)
 	}
 	repairRecordings(log, streamsDir)
-	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName,
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow, SOMergeWindow: cfg.SharedObjects.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName,
 		OnRecordDone: func(info rtmp.RecordingInfo, err error) {
 			authz.RecordDone(auth.Recording{Scope: info.Scope, Name: info.Name, File: info.Path,
 				Bytes: info.Stats.Bytes, Duration: info.Stats.Duration, Err: err})
 		}}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
-	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log}
+	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log, MergeWindow: cfg.SharedObjects.MergeWindow}
 	flvh := &httpflv.Handler{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow}
 
 	var ls listeners

@@ -71,8 +71,17 @@ type Config struct {
 	RecordName    string        `yaml:"record_name"`
 	KeepDelay     time.Duration `yaml:"keep_delay"`
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	SharedObjects SharedObjects `yaml:"shared_objects"`
 	Log           Log           `yaml:"log"`
 	Auth          Auth          `yaml:"auth"`
+}
+
+// SharedObjects configures shared-object delivery (RTMP and WebSocket).
+type SharedObjects struct {
+	// MergeWindow: a batch that comes within this long after a write to a
+	// client waits for the window's end, so that one write carries several;
+	// negative: write at once.
+	MergeWindow time.Duration `yaml:"merge_window"`
 }
 
 // RTMP is the plain RTMP listener.

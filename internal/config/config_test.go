@@ -26,6 +26,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 	want := Config{
 		RTMP:          RTMP{Listen: ":1935", MergeWindow: 50 * time.Millisecond},
+		SharedObjects: SharedObjects{MergeWindow: 5 * time.Millisecond},
 		HTTP:          Listener{Listen: ":5080"},
 		Admin:         Listener{Listen: "127.0.0.1:5081"},
 		DataDir:       "./data",

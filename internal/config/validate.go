@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -56,6 +57,9 @@ func (c *Config) Validate() error {
 		bad("record_name", "is empty")
 	} else if strings.ContainsAny(c.RecordName, "/\\") || strings.Contains(c.RecordName, "..") || hasControl(c.RecordName) {
 		bad("record_name", "%q must be a file name (no \"/\", \"\\\", \"..\" or control characters)", c.RecordName)
+	}
+	if c.SharedObjects.MergeWindow > time.Second {
+		bad("shared_objects.merge_window", "%q is more than 1s: chat messages would wait that long", c.SharedObjects.MergeWindow.String())
 	}
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown_grace", "%q must be more than 0", c.ShutdownGrace.String())
