@@ -3,9 +3,10 @@
 // a scope.Handler decorator ([Authorizer.Wrap]) so that every transport —
 // RTMP, RTMPS, RTMPT, WebSocket, HTTP-FLV — meets the same rules, since they
 // all connect, publish and play through package scope. Refusals are
-// scope.Reject errors, whose reason the client sees
+// [RefusalError]s around a *scope.RejectError, whose reason the client sees
 // (NetConnection.Connect.Rejected, NetStream.Publish.BadName,
-// NetStream.Play.Failed, WebSocket close 4403).
+// NetStream.Play.Failed, WebSocket close 4403), and which tell the rtmp
+// server's refusal counter who refused (RejectReason "auth" or "hook").
 //
 // The rules live behind an atomic pointer: [Authorizer.SetPolicy] replaces
 // them (SIGHUP) without touching connections or streams; the new rules apply
@@ -117,6 +118,12 @@ type Stats struct {
 	HookCalls   uint64 // hook requests made (deciding and done)
 	HookErrors  uint64 // hook requests that failed: no answer, timeout (a deny is not an error)
 	DoneDropped uint64 // done notifications dropped because the queue was full
+	// Refusals splits Refused by action and by who refused: six entries
+	// (connect, publish, play × ByRule, ByHook), zero or not.
+	Refusals []RefusalCount
+	// Hooks splits HookCalls and HookErrors by hook, one entry per name of
+	// HookNames, in that order.
+	Hooks []HookCount
 }
 
 // Options configure an Authorizer; the zero value is usable.
@@ -146,7 +153,9 @@ type Authorizer struct {
 	stopped sync.Once
 	wg      sync.WaitGroup
 
-	refused, hookCalls, hookErrors, dropped atomic.Uint64
+	dropped  atomic.Uint64
+	refusals [len(actions)][2]atomic.Uint64 // by action, by rule (0) or hook (1)
+	hooks    [len(HookNames)]struct{ calls, errors atomic.Uint64 }
 }
 
 // New returns an Authorizer applying p and starts its done-hook sender.
@@ -181,7 +190,21 @@ func (a *Authorizer) Policy() *Policy { return a.policy.Load() }
 
 // Stats returns the counters.
 func (a *Authorizer) Stats() Stats {
-	return Stats{Refused: a.refused.Load(), HookCalls: a.hookCalls.Load(), HookErrors: a.hookErrors.Load(), DoneDropped: a.dropped.Load()}
+	st := Stats{DoneDropped: a.dropped.Load(), Refusals: make([]RefusalCount, 0, 2*len(actions)), Hooks: make([]HookCount, len(HookNames))}
+	for i, act := range actions {
+		for j, by := range [...]string{ByRule, ByHook} {
+			n := a.refusals[i][j].Load()
+			st.Refused += n
+			st.Refusals = append(st.Refusals, RefusalCount{Action: act, By: by, N: n})
+		}
+	}
+	for i, name := range HookNames {
+		hc := HookCount{Hook: name, Calls: a.hooks[i].calls.Load(), Errors: a.hooks[i].errors.Load()}
+		st.HookCalls += hc.Calls
+		st.HookErrors += hc.Errors
+		st.Hooks[i] = hc
+	}
+	return st
 }
 
 // Wrap returns h with the rules of application app in front of its Connect,

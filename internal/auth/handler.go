@@ -26,7 +26,7 @@ func (h *handler) Connect(c scope.Conn, s *scope.Scope, params []any) error {
 	cq := connectQuery(c)
 	rule := p.Apps[h.app].Connect
 	if reason := rule.check(c.RemoteAddr(), cq); reason != "" {
-		return h.a.refuse(c, s, "connect", "", reason, "rule")
+		return h.a.refuse(c, s, "connect", "", reason, ByRule)
 	}
 	hooks := p.hooksFor(h.app)
 	if hooks.OnConnect != "" {
@@ -52,7 +52,7 @@ func (h *handler) Publish(c scope.Conn, s *scope.Scope, name, mode string) error
 	cq := connectQuery(c)
 	rule := p.Apps[h.app].Publish
 	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
-		return h.a.refuse(c, s, "publish", name, reason, "rule")
+		return h.a.refuse(c, s, "publish", name, reason, ByRule)
 	}
 	hooks := p.hooksFor(h.app)
 	if hooks.OnPublish != "" {
@@ -90,7 +90,7 @@ func (h *handler) Play(c scope.Conn, s *scope.Scope, name string) error {
 	cq := connectQuery(c)
 	rule := p.Apps[h.app].Play
 	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
-		return h.a.refuse(c, s, "play", name, reason, "rule")
+		return h.a.refuse(c, s, "play", name, reason, ByRule)
 	}
 	hooks := p.hooksFor(h.app)
 	if hooks.OnPlay != "" {
@@ -123,13 +123,22 @@ func (h *handler) event(action string, c scope.Conn, s *scope.Scope, name string
 	}
 }
 
-// refuse counts and logs (debug: the transport logs the refusal too) a refusal and returns it as a scope.Reject.
+// refuse counts and logs (debug: the transport logs the refusal too) a
+// refusal and returns it: a *RefusalError around the scope.Reject the client
+// sees. by is "rule" or the hook that refused.
 func (a *Authorizer) refuse(c scope.Conn, s *scope.Scope, action, name, reason, by string) error {
-	a.refused.Add(1)
+	hook := ""
+	j := 0
+	if by != ByRule {
+		hook, j = by, 1
+	}
+	if i := actionIndex(action); i >= 0 && i < len(actions) {
+		a.refusals[i][j].Add(1)
+	}
 	base, _ := scope.SplitName(name)
 	a.log.Debug("auth: "+action+" refused", "conn", c.ID(), "scope", s.Path(), "stream", base,
 		"remote", c.RemoteAddr(), "by", by, "reason", reason)
-	return scope.Reject(reason)
+	return &RefusalError{Action: action, Hook: hook, Reject: &scope.RejectError{Reason: reason}}
 }
 
 // flatten keeps the first value of each parameter (nil for none).

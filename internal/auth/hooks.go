@@ -73,16 +73,21 @@ func (a *Authorizer) post(ctx context.Context, u string, timeout time.Duration, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "scopecast")
-	a.hookCalls.Add(1)
+	i := actionIndex(ev.Action)
+	if i < 0 {
+		return 0, nil, fmt.Errorf("auth: no hook for action %q", ev.Action) // a programmer error, kept harmless
+	}
+	hc := &a.hooks[i]
+	hc.calls.Add(1)
 	resp, err := a.client.Do(req)
 	if err != nil {
-		a.hookErrors.Add(1)
+		hc.errors.Add(1)
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil && len(b) == 0 && resp.StatusCode/100 != 2 {
-		a.hookErrors.Add(1)
+		hc.errors.Add(1)
 		return 0, nil, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
