@@ -2,13 +2,34 @@ package main
 
 import (
 	"github.com/scopecast/scopecast/internal/admin"
+	"github.com/scopecast/scopecast/internal/auth"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/scope"
 )
 
 // adminHandler serves the admin listener: /metrics, the JSON API under /api/,
 // the status page at / and /debug/pprof (package internal/admin). Its
-// sampler runs until Close.
-func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global, transports ...admin.Transport) *admin.Handler {
-	return admin.New(admin.Options{Server: srv, RTMPT: rtmpt, Scopes: scopes, Transports: transports})
+// sampler runs until Close. authz's counters are exported when it is not nil.
+func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global, authz *auth.Authorizer, transports ...admin.Transport) *admin.Handler {
+	opts := admin.Options{Server: srv, RTMPT: rtmpt, Scopes: scopes, Transports: transports}
+	if authz != nil {
+		opts.Auth = authSource{authz}
+	}
+	return admin.New(opts)
+}
+
+// authSource shows an auth.Authorizer's counters to the admin handler.
+type authSource struct{ a *auth.Authorizer }
+
+func (s authSource) AuthStats() admin.AuthStats {
+	st := s.a.Stats()
+	out := admin.AuthStats{DoneDropped: st.DoneDropped,
+		Refusals: make([]admin.AuthRefusals, len(st.Refusals)), Hooks: make([]admin.HookStats, len(st.Hooks))}
+	for i, r := range st.Refusals {
+		out.Refusals[i] = admin.AuthRefusals{Action: r.Action, By: r.By, N: r.N}
+	}
+	for i, h := range st.Hooks {
+		out.Hooks[i] = admin.HookStats{Hook: h.Hook, Calls: h.Calls, Errors: h.Errors}
+	}
+	return out
 }

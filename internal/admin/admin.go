@@ -35,12 +35,41 @@ type Transport struct {
 	BytesOut func() uint64 // bytes sent to clients
 }
 
+// AuthSource is an authorizer whose counters /metrics exports
+// (cmd/scopecast adapts internal/auth's Authorizer to it).
+type AuthSource interface {
+	AuthStats() AuthStats
+}
+
+// AuthStats are an authorizer's counters. The label values must come from
+// small fixed sets: actions "connect", "publish", "play"; By "rule" or
+// "hook"; the five hook names.
+type AuthStats struct {
+	Refusals    []AuthRefusals // refusals by action and by who refused
+	Hooks       []HookStats    // requests by hook
+	DoneDropped uint64         // done notifications dropped (queue full)
+}
+
+// AuthRefusals counts the refusals of one action by the rules or by a hook.
+type AuthRefusals struct {
+	Action string // "connect", "publish", "play"
+	By     string // "rule" or "hook"
+	N      uint64
+}
+
+// HookStats counts the requests of one hook.
+type HookStats struct {
+	Hook          string // "on_connect", "on_publish", "on_play", "on_unpublish", "on_record_done"
+	Calls, Errors uint64
+}
+
 // Options configure a Handler.
 type Options struct {
 	Server     *rtmp.Server       // required
 	RTMPT      *rtmp.RTMPTHandler // optional
 	Scopes     *scope.Global      // required
 	Transports []Transport        // optional: other transports' counters
+	Auth       AuthSource         // optional: the authorizer's counters
 	// PerStreamLabels adds per-stream series (labels scope and stream) to
 	// /metrics: players, received bytes and bitrate. Off by default: one
 	// series per stream name is unbounded cardinality.

@@ -24,6 +24,8 @@ type collector struct {
 	pConns, pOpened, pBytesIn, pBytesOut, rejectedBy *prometheus.Desc
 	// Streams, shared objects, WebSocket, recordings.
 	dropped, slowAll, soN, soUpdates, soBatches, soDropped, soSubs, wsClients, recordingsN, recBytes *prometheus.Desc
+	// The authorizer (Options.Auth).
+	authRefused, hookCalls, hookErrors, hookDropped *prometheus.Desc
 	// Per stream (Options.PerStreamLabels).
 	sPlayers, sBytes, sBitrate *prometheus.Desc
 }
@@ -75,6 +77,11 @@ func newCollector(h *Handler) *collector {
 		recordingsN: d("recordings", "Recordings running."),
 		recBytes:    d("recorded_bytes_total", "Bytes written to recordings."),
 
+		authRefused: d("auth_refused_total", "Connects, publishes and plays refused by the auth rules or a hook.", "action", "by"),
+		hookCalls:   d("auth_hook_requests_total", "HTTP hook requests made.", "hook"),
+		hookErrors:  d("auth_hook_errors_total", "HTTP hook requests that failed (no answer, timeout; a refusal is not an error).", "hook"),
+		hookDropped: d("auth_hook_notifications_dropped_total", "on_unpublish and on_record_done notifications dropped because the queue was full."),
+
 		sPlayers: d("stream_players", "Subscribers of a live stream.", "scope", "stream"),
 		sBytes:   d("stream_received_bytes_total", "Payload bytes the stream's publisher sent.", "scope", "stream"),
 		sBitrate: d("stream_bitrate_bits_per_second", "The stream's bitrate over the sampler's window.", "scope", "stream"),
@@ -103,6 +110,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.mediaDropped, st.MediaDropped.Load())
 	for reason, n := range opts.Server.RejectedByReason() {
 		ct(c.rejectedBy, n, reason)
+	}
+	if opts.Auth != nil {
+		as := opts.Auth.AuthStats()
+		for _, r := range as.Refusals {
+			ct(c.authRefused, r.N, r.Action, r.By)
+		}
+		for _, hs := range as.Hooks {
+			ct(c.hookCalls, hs.Calls, hs.Hook)
+			ct(c.hookErrors, hs.Errors, hs.Hook)
+		}
+		ct(c.hookDropped, as.DoneDropped)
 	}
 	if opts.RTMPT != nil {
 		t := opts.RTMPT.Stats()

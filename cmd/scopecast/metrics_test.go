@@ -1,0 +1,126 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/scopecast/scopecast/internal/auth"
+	"github.com/scopecast/scopecast/rtmp"
+)
+
+// internal/auth does not import rtmp: its reasons must be rtmp's labels.
+func TestRejectReasonsMatchRTMP(t *testing.T) {
+	if auth.RejectAuth != rtmp.RejectAuth || auth.RejectHook != rtmp.RejectHook {
+		t.Errorf("auth reasons %q, %q; rtmp's %q, %q", auth.RejectAuth, auth.RejectHook, rtmp.RejectAuth, rtmp.RejectHook)
+	}
+}
+
+// scrapeMetrics fetches the admin listener's /metrics and parses it with
+// the Prometheus text parser.
+func scrapeMetrics(t *testing.T, ls listeners) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + ls.Admin.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("metrics do not parse: %v", err)
+	}
+	return fams
+}
+
+// metricValue is the value of the series of name with exactly these labels
+// (name=value pairs), and whether there is one.
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.Metric {
+		if len(m.Label)*2 != len(labels) {
+			continue
+		}
+		match := true
+		for i, lp := range m.Label {
+			// The parser sorts labels by name; so do the callers.
+			match = match && lp.GetName() == labels[2*i] && lp.GetValue() == labels[2*i+1]
+		}
+		if match {
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// Refusals reach /metrics under who refused: ffmpeg refused at connect by a
+// wrong key counts as reason="auth", refused by on_connect as reason="hook";
+// a refused publish is no refused connect but counts in
+// scopecast_auth_refused_total; hook requests are counted by hook.
+func TestRefusalMetricsWithFFmpeg(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"reason": "not on the list"}`)
+	}))
+	defer hook.Close()
+	ls := startRun(t, `
+auth:
+  apps:
+    live:
+      publish:
+        keys: [secret]
+    chat:
+      connect:
+        keys: [k1]
+      hooks:
+        on_connect: `+hook.URL+`
+`, "-admin", "127.0.0.1:0")
+	base := "rtmp://" + ls.RTMP.String()
+	for _, tc := range []struct{ url, want string }{
+		{base + "/chat?key=wrong/cam1", "Connection rejected: wrong key"},
+		{base + "/chat?key=k1/cam1", "Connection rejected: not on the list"},
+		{base + "/live/cam1?key=wrong", "Publish rejected: wrong key"},
+	} {
+		if out, ok := ffmpegPublish(t, tc.url, "0.5"); ok || !strings.Contains(out, tc.want) {
+			t.Errorf("publish %s: ok=%v, want %q in:\n%s", tc.url, ok, tc.want, out)
+		}
+	}
+	fams := scrapeMetrics(t, ls)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"scopecast_connects_rejected_total", []string{"reason", "auth"}, 1},
+		{"scopecast_connects_rejected_total", []string{"reason", "hook"}, 1},
+		{"scopecast_connects_rejected_total", []string{"reason", "rejected"}, 0},
+		{"scopecast_rtmp_connects_rejected_total", nil, 2},
+		{"scopecast_auth_refused_total", []string{"action", "connect", "by", "rule"}, 1},
+		{"scopecast_auth_refused_total", []string{"action", "connect", "by", "hook"}, 1},
+		{"scopecast_auth_refused_total", []string{"action", "publish", "by", "rule"}, 1},
+		{"scopecast_auth_refused_total", []string{"action", "publish", "by", "hook"}, 0},
+		{"scopecast_auth_refused_total", []string{"action", "play", "by", "rule"}, 0},
+		{"scopecast_auth_hook_requests_total", []string{"hook", "on_connect"}, 1},
+		{"scopecast_auth_hook_requests_total", []string{"hook", "on_publish"}, 0},
+		{"scopecast_auth_hook_errors_total", []string{"hook", "on_connect"}, 0},
+		{"scopecast_auth_hook_notifications_dropped_total", nil, 0},
+	} {
+		v, ok := metricValue(fams, c.name, c.labels...)
+		if !ok || v != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+		}
+	}
+	if n := len(fams["scopecast_auth_hook_requests_total"].GetMetric()); n != len(auth.HookNames) {
+		t.Errorf("%d hook series, want %d", n, len(auth.HookNames))
+	}
+}
