@@ -114,6 +114,7 @@ auth:
 		{"scopecast_auth_hook_requests_total", []string{"hook", "on_publish"}, 0},
 		{"scopecast_auth_hook_errors_total", []string{"hook", "on_connect"}, 0},
 		{"scopecast_auth_hook_notifications_dropped_total", nil, 0},
+		{"scopecast_rtmp_reconnect_requests_total", nil, 0},
 	} {
 		v, ok := metricValue(fams, c.name, c.labels...)
 		if !ok || v != c.want {

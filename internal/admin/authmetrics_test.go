@@ -19,10 +19,11 @@ func (fakeAuth) AuthStats() admin.AuthStats {
 	}
 }
 
-// Options.Auth's counters are exported.
-func TestAuthMetrics(t *testing.T) {
+// Options.Auth's counters and the server's reconnect requests are exported.
+func TestAuthAndReconnectMetrics(t *testing.T) {
 	scopes := scope.New(scope.Options{Logger: testLogger()})
 	srv := &rtmp.Server{Scopes: scopes, Logger: testLogger()}
+	srv.Stats().ReconnectRequests.Add(6)
 	h := admin.New(admin.Options{Server: srv, Scopes: scopes, Auth: fakeAuth{}, Logger: testLogger()})
 	defer h.Close()
 	adm := httptest.NewServer(h)
@@ -39,6 +40,7 @@ func TestAuthMetrics(t *testing.T) {
 		{"scopecast_auth_hook_errors_total", []string{"hook", "on_connect"}, 1},
 		{"scopecast_auth_hook_requests_total", []string{"hook", "on_unpublish"}, 4},
 		{"scopecast_auth_hook_notifications_dropped_total", nil, 5},
+		{"scopecast_rtmp_reconnect_requests_total", nil, 6},
 	} {
 		if v, ok := metric(fams, c.name, c.labels...); !ok || v != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)

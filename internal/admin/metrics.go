@@ -15,7 +15,7 @@ type collector struct {
 	h *Handler
 
 	// RTMP server (names kept from before the admin package).
-	conns, accepted, bytesIn, bytesOut, rejected, protocol, slow, panics, mediaDropped *prometheus.Desc
+	conns, accepted, bytesIn, bytesOut, rejected, protocol, slow, panics, mediaDropped, reconnects *prometheus.Desc
 	// The tree.
 	scopesN, streamsN, playersN *prometheus.Desc
 	// RTMPT.
@@ -45,6 +45,7 @@ func newCollector(h *Handler) *collector {
 		slow:         d("rtmp_slow_players_closed_total", "Players disconnected for falling behind."),
 		panics:       d("rtmp_panics_total", "Recovered panics, each closing one connection."),
 		mediaDropped: d("rtmp_media_dropped_total", "Media messages on a stream that was not publishing."),
+		reconnects:   d("rtmp_reconnect_requests_total", "NetConnection.Connect.ReconnectRequest sent to clients (graceful drain)."),
 		scopesN:      d("scopes", "Scopes in the tree (applications and rooms)."),
 		streamsN:     d("streams", "Live streams with a publisher."),
 		playersN:     d("players", "Subscribers of live streams."),
@@ -108,6 +109,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ct(c.slow, st.SlowClosed.Load())
 	ct(c.panics, st.Panics.Load())
 	ct(c.mediaDropped, st.MediaDropped.Load())
+	ct(c.reconnects, st.ReconnectRequests.Load())
 	for reason, n := range opts.Server.RejectedByReason() {
 		ct(c.rejectedBy, n, reason)
 	}
