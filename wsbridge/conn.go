@@ -69,6 +69,11 @@ type conn struct {
 
 	chatSeq atomic.Uint64
 
+	// Byte counters (BytesIn, BytesOut): one atomic add per frame read and
+	// per write of the writer; started is when the upgrade succeeded.
+	bytesIn, bytesOut atomic.Uint64
+	started           time.Time
+
 	// tokens of the rate limiter; used by the read loop only.
 	tokens float64
 	last   time.Time
@@ -89,6 +94,7 @@ func newConn(h *Handler, ws *websocket.Conn, r *http.Request) *conn {
 		tokens:     float64(orDefault(h.Burst, DefaultBurst)),
 		last:       time.Now(),
 	}
+	c.started = c.last
 	c.query = r.URL.Query()
 	c.name = cleanName(c.query.Get("name"))
 	if c.name == "" {
@@ -110,6 +116,32 @@ func (c *conn) RemoteAddr() string { return c.remote }
 // ConnectQuery returns the query of the WebSocket URL (ws://host/chat/room?key=x),
 // where access rules look for keys.
 func (c *conn) ConnectQuery() url.Values { return c.query }
+
+// BytesIn is how many bytes of data frames the client has sent: each
+// message's payload and one frame header (a message the client fragmented
+// counts one header; control frames are not counted).
+func (c *conn) BytesIn() uint64 { return c.bytesIn.Load() }
+
+// BytesOut is how many bytes of data frames the connection has written
+// (control frames — pings, pongs, close — are not counted).
+func (c *conn) BytesOut() uint64 { return c.bytesOut.Load() }
+
+// ConnectedAt is when the WebSocket upgrade succeeded.
+func (c *conn) ConnectedAt() time.Time { return c.started }
+
+// countRead counts a message of n payload bytes read from the client: a
+// client frame has a 2-byte header, 2 or 8 more for a long payload, and a
+// 4-byte mask key.
+func (c *conn) countRead(n int) {
+	hdr := 2 + 4
+	switch {
+	case n >= 1<<16:
+		hdr += 8
+	case n >= 126:
+		hdr += 2
+	}
+	c.bytesIn.Add(uint64(hdr + n))
+}
 
 // AMF3 implements sharedobject.Subscriber (unused: deliveries become JSON).
 func (c *conn) AMF3() bool { return false }
@@ -295,9 +327,11 @@ func (c *conn) serve(u *url.URL) {
 // closes the socket, so that the client's close frame is read.
 func (c *conn) drainReads() {
 	for {
-		if _, _, err := c.ws.ReadMessage(); err != nil {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
 			return
 		}
+		c.countRead(len(data))
 	}
 }
 
@@ -330,6 +364,7 @@ func (c *conn) readLoop(objs *sharedobject.Container, soName string) {
 			}
 			return
 		}
+		c.countRead(len(data))
 		if c.closing() {
 			continue // wait for the client's close frame; apply nothing more
 		}
@@ -536,7 +571,8 @@ func (c *conn) flush(deadline time.Time) (frames int, err error) {
 		c.wdeadline = deadline
 	}
 	w := bufs // WriteTo consumes its receiver
-	_, err = w.WriteTo(nc)
+	written, err := w.WriteTo(nc)
+	c.bytesOut.Add(uint64(written))
 	return len(bufs), err
 }
 

@@ -94,6 +94,10 @@ type Handler struct {
 	conns    map[*conn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+	// The byte counts of the connections that have ended (under mu), and
+	// the connections accepted.
+	closedIn, closedOut uint64
+	opened              atomic.Uint64
 }
 
 var nextID atomic.Uint64
@@ -163,6 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade answered the client
 	}
 	c := newConn(h, ws, r)
+	h.opened.Add(1)
 	h.mu.Lock()
 	if h.shutdown {
 		h.mu.Unlock()
@@ -174,6 +179,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve(r.URL)
 	h.mu.Lock()
 	delete(h.conns, c)
+	h.closedIn += c.bytesIn.Load() // serve has returned: the counts are final
+	h.closedOut += c.bytesOut.Load()
 	h.mu.Unlock()
 }
 
@@ -217,6 +224,34 @@ func (h *Handler) Conns() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.conns)
+}
+
+// Opened returns the number of WebSocket connections accepted (upgraded)
+// since the start.
+func (h *Handler) Opened() uint64 { return h.opened.Load() }
+
+// BytesIn returns the bytes of data frames received from every connection,
+// open or ended, counted as each connection's BytesIn.
+func (h *Handler) BytesIn() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.closedIn
+	for c := range h.conns {
+		n += c.bytesIn.Load()
+	}
+	return n
+}
+
+// BytesOut returns the bytes of data frames written to every connection,
+// open or ended, counted as each connection's BytesOut.
+func (h *Handler) BytesOut() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.closedOut
+	for c := range h.conns {
+		n += c.bytesOut.Load()
+	}
+	return n
 }
 
 // Shutdown refuses new connections, closes the open ones (1001) and waits
