@@ -5,12 +5,17 @@ import (
 	"github.com/scopecast/scopecast/internal/auth"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/scope"
+	"github.com/scopecast/scopecast/wsbridge"
 )
 
 // adminHandler serves the admin listener: /metrics, the JSON API under /api/,
 // the status page at / and /debug/pprof (package internal/admin). Its
-// sampler runs until Close. authz's counters are exported when it is not nil.
-func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global, authz *auth.Authorizer, transports ...admin.Transport) *admin.Handler {
+// sampler runs until Close. authz's counters are exported when it is not nil,
+// and the WebSocket bridge's (protocol "ws") when ws is not.
+func adminHandler(srv *rtmp.Server, rtmpt *rtmp.RTMPTHandler, scopes *scope.Global, authz *auth.Authorizer, ws *wsbridge.Handler, transports ...admin.Transport) *admin.Handler {
+	if ws != nil {
+		transports = append(transports, admin.Transport{Protocol: "ws", Opened: ws.Opened, BytesIn: ws.BytesIn, BytesOut: ws.BytesOut})
+	}
 	opts := admin.Options{Server: srv, RTMPT: rtmpt, Scopes: scopes, Transports: transports}
 	if authz != nil {
 		opts.Auth = authSource{authz}

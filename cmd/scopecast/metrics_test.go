@@ -1,17 +1,21 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/scopecast/scopecast/internal/auth"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 )
 
@@ -123,5 +127,48 @@ auth:
 	}
 	if n := len(fams["scopecast_auth_hook_requests_total"].GetMetric()); n != len(auth.HookNames) {
 		t.Errorf("%d hook series, want %d", n, len(auth.HookNames))
+	}
+}
+
+// A WebSocket client's bytes reach /api/clients (no longer null) and
+// /metrics under protocol="ws".
+func TestWebSocketBytesInAdmin(t *testing.T) {
+	ls := startRun(t, "", "-admin", "127.0.0.1:0")
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ls.HTTP.String()+"/chat/lobby?name=ann", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := ws.ReadMessage(); err != nil { // the welcome
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat","text":"hello"}`)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "ws bytes in /metrics", func() bool {
+		fams := scrapeMetrics(t, ls)
+		in, _ := metricValue(fams, "scopecast_received_bytes_total", "protocol", "ws")
+		out, _ := metricValue(fams, "scopecast_sent_bytes_total", "protocol", "ws")
+		opened, _ := metricValue(fams, "scopecast_connections_opened_total", "protocol", "ws")
+		return in > 30 && out > 0 && opened == 1
+	})
+	resp, err := http.Get("http://" + ls.Admin.String() + "/api/clients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var clients []struct {
+		Protocol    string
+		BytesIn     *uint64    `json:"bytes_in"`
+		BytesOut    *uint64    `json:"bytes_out"`
+		ConnectedAt *time.Time `json:"connected_at"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&clients); err != nil {
+		t.Fatal(err)
+	}
+	if len(clients) != 1 || clients[0].Protocol != "ws" || clients[0].BytesIn == nil || *clients[0].BytesIn == 0 ||
+		clients[0].BytesOut == nil || *clients[0].BytesOut == 0 || clients[0].ConnectedAt == nil {
+		t.Errorf("clients %+v", clients)
 	}
 }
