@@ -10,7 +10,7 @@ import (
 // ErrPanic when the method panics (the panic is logged with its stack).
 func (s *Scope) Call(ctx context.Context, c Conn, method string, args []any) (result any, err error) {
 	var m Method
-	if err := s.g.hook(s, "Method", func() error { m = s.handler.Method(method); return nil }); err != nil {
+	if err := s.g.hook(s, c, "Method", func() error { m = s.handler.Method(method); return nil }); err != nil {
 		return nil, err
 	}
 	if m == nil {
@@ -18,7 +18,7 @@ func (s *Scope) Call(ctx context.Context, c Conn, method string, args []any) (re
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			result, err = nil, s.g.recovered(s, "method", method, r)
+			result, err = nil, s.g.recovered(s, c, "method", method, r)
 		}
 	}()
 	result, err = m(ctx, c, s, args)

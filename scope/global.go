@@ -98,7 +98,7 @@ func (g *Global) Register(app string, h Handler) error {
 
 // start runs the Start hook of a scope this goroutine created and publishes the result.
 func (g *Global) start(s *Scope) error {
-	err := g.hook(s, "Start", func() error { return s.handler.Start(s) })
+	err := g.hook(s, nil, "Start", func() error { return s.handler.Start(s) })
 	stopNow := false
 	g.mu.Lock()
 	if err == nil {
@@ -115,7 +115,7 @@ func (g *Global) start(s *Scope) error {
 	g.mu.Unlock()
 	close(s.ready)
 	if stopNow {
-		g.hook(s, "Stop", func() error { s.handler.Stop(s); return nil })
+		g.hook(s, nil, "Stop", func() error { s.handler.Stop(s); return nil })
 	} else if err == nil {
 		g.log.Debug("scope started", "scope", s.path)
 	}
@@ -167,14 +167,14 @@ func (g *Global) Connect(c Conn, path string, params []any) (*Scope, error) {
 	}
 
 	h := leaf.handler
-	if err := g.hook(leaf, "Connect", func() error { return h.Connect(c, leaf, params) }); err != nil {
+	if err := g.hook(leaf, c, "Connect", func() error { return h.Connect(c, leaf, params) }); err != nil {
 		releaseTemp()
 		return nil, err
 	}
 	for i, s := range chain {
-		if err := g.hook(s, "Join", func() error { return h.Join(c, s) }); err != nil {
+		if err := g.hook(s, c, "Join", func() error { return h.Join(c, s) }); err != nil {
 			g.leaveAll(c, chain[:i])
-			g.hook(leaf, "Disconnect", func() error { h.Disconnect(c, leaf); return nil })
+			g.hook(leaf, c, "Disconnect", func() error { h.Disconnect(c, leaf); return nil })
 			releaseTemp()
 			return nil, err
 		}
@@ -184,7 +184,7 @@ func (g *Global) Connect(c Conn, path string, params []any) (*Scope, error) {
 	if g.closed || leaf.removed {
 		g.mu.Unlock()
 		g.leaveAll(c, chain)
-		g.hook(leaf, "Disconnect", func() error { h.Disconnect(c, leaf); return nil })
+		g.hook(leaf, c, "Disconnect", func() error { h.Disconnect(c, leaf); return nil })
 		releaseTemp()
 		return nil, ErrShutdown
 	}
@@ -256,7 +256,7 @@ func (g *Global) abandon(chain []*Scope, mine []bool, err error) {
 func (g *Global) leaveAll(c Conn, joined []*Scope) {
 	for i := len(joined) - 1; i >= 0; i-- {
 		s := joined[i]
-		g.hook(s, "Leave", func() error { s.handler.Leave(c, s); return nil })
+		g.hook(s, c, "Leave", func() error { s.handler.Leave(c, s); return nil })
 	}
 }
 
@@ -277,7 +277,7 @@ func (g *Global) Disconnect(c Conn, s *Scope) {
 	g.mu.Unlock()
 
 	g.leaveAll(c, s.chain())
-	g.hook(s, "Disconnect", func() error { s.handler.Disconnect(c, s); return nil })
+	g.hook(s, c, "Disconnect", func() error { s.handler.Disconnect(c, s); return nil })
 
 	g.mu.Lock()
 	s.decLocked()
@@ -383,7 +383,7 @@ func (g *Global) stopScope(s *Scope, started bool) {
 	s.closeStreams()
 	s.closeSharedObjects()
 	if started {
-		g.hook(s, "Stop", func() error { s.handler.Stop(s); return nil })
+		g.hook(s, nil, "Stop", func() error { s.handler.Stop(s); return nil })
 		g.log.Debug("scope stopped", "scope", s.path)
 	}
 }
@@ -479,18 +479,24 @@ func collectConns(s *Scope, out *[]Conn) {
 	}
 }
 
-// hook runs an application hook, turning a panic into an error wrapping ErrPanic.
-func (g *Global) hook(s *Scope, name string, fn func() error) (err error) {
+// hook runs an application hook about connection c (nil for the scope's
+// own Start and Stop), turning a panic into an error wrapping ErrPanic.
+func (g *Global) hook(s *Scope, c Conn, name string, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = g.recovered(s, "hook", name, r)
+			err = g.recovered(s, c, "hook", name, r)
 		}
 	}()
 	return fn()
 }
 
-// recovered logs a recovered panic and returns it as an error wrapping ErrPanic.
-func (g *Global) recovered(s *Scope, kind, name string, r any) error {
-	g.log.Error("scope: application panic", "scope", s.path, kind, name, "panic", r, "stack", string(debug.Stack()))
+// recovered logs a recovered panic (with the connection's id when c is not
+// nil) and returns it as an error wrapping ErrPanic.
+func (g *Global) recovered(s *Scope, c Conn, kind, name string, r any) error {
+	if c != nil {
+		g.log.Error("scope: application panic", "conn", c.ID(), "scope", s.path, kind, name, "panic", r, "stack", string(debug.Stack()))
+	} else {
+		g.log.Error("scope: application panic", "scope", s.path, kind, name, "panic", r, "stack", string(debug.Stack()))
+	}
 	return fmt.Errorf("%w: %s %s on %s: %v", ErrPanic, kind, name, s.path, r)
 }

@@ -93,7 +93,7 @@ func (s *Scope) PublishPrepared(c Conn, name, mode string, prepare func(*stream.
 	s.smu.Unlock()
 
 	h := s.handler
-	if err := s.g.hook(s, "Publish", func() error { return h.Publish(c, s, name, mode) }); err != nil {
+	if err := s.g.hook(s, c, "Publish", func() error { return h.Publish(c, s, name, mode) }); err != nil {
 		return nil, err
 	}
 
@@ -124,7 +124,7 @@ func (s *Scope) PublishPrepared(c Conn, name, mode string, prepare func(*stream.
 	}
 	s.smu.Unlock()
 	if err != nil {
-		s.g.hook(s, "Unpublish", func() error { h.Unpublish(c, s, base); return nil })
+		s.g.hook(s, c, "Unpublish", func() error { h.Unpublish(c, s, base); return nil })
 		return nil, err
 	}
 	return e.st, nil
@@ -149,7 +149,7 @@ func (s *Scope) Unpublish(c Conn, st *stream.Stream) {
 	e.pub = nil
 	s.dropIfEmptyLocked(e)
 	s.smu.Unlock()
-	s.g.hook(s, "Unpublish", func() error { s.handler.Unpublish(c, s, st.Name()); return nil })
+	s.g.hook(s, c, "Unpublish", func() error { s.handler.Unpublish(c, s, st.Name()); return nil })
 }
 
 // Subscribe calls the Play hook (which sees name as given, query included; its error is
@@ -166,14 +166,14 @@ func (s *Scope) Subscribe(c Conn, name string, notify chan<- struct{}) (*stream.
 		return nil, nil, err
 	}
 	h := s.handler
-	if err := s.g.hook(s, "Play", func() error { return h.Play(c, s, name) }); err != nil {
+	if err := s.g.hook(s, c, "Play", func() error { return h.Play(c, s, name) }); err != nil {
 		return nil, nil, err
 	}
 	s.smu.Lock()
 	e, err := s.entryLocked(base)
 	if err != nil {
 		s.smu.Unlock()
-		s.g.hook(s, "StopPlay", func() error { h.StopPlay(c, s, base); return nil })
+		s.g.hook(s, c, "StopPlay", func() error { h.StopPlay(c, s, base); return nil })
 		return nil, nil, err
 	}
 	sub := e.st.Subscribe(notify)
@@ -191,13 +191,13 @@ func (s *Scope) AuthorizePlay(c Conn, name string) error {
 		return err
 	}
 	h := s.handler
-	return s.g.hook(s, "Play", func() error { return h.Play(c, s, name) })
+	return s.g.hook(s, c, "Play", func() error { return h.Play(c, s, name) })
 }
 
 // PlayStopped calls the StopPlay hook for a play authorized with AuthorizePlay; name is
 // without query.
 func (s *Scope) PlayStopped(c Conn, name string) {
-	s.g.hook(s, "StopPlay", func() error { s.handler.StopPlay(c, s, name); return nil })
+	s.g.hook(s, c, "StopPlay", func() error { s.handler.StopPlay(c, s, name); return nil })
 }
 
 // Unsubscribe removes sub from st and calls the StopPlay hook; the stream is removed when
@@ -221,7 +221,7 @@ func (s *Scope) Unsubscribe(c Conn, st *stream.Stream, sub *stream.Subscriber) {
 	st.Unsubscribe(sub)
 	s.dropIfEmptyLocked(e)
 	s.smu.Unlock()
-	s.g.hook(s, "StopPlay", func() error { s.handler.StopPlay(c, s, st.Name()); return nil })
+	s.g.hook(s, c, "StopPlay", func() error { s.handler.StopPlay(c, s, st.Name()); return nil })
 }
 
 // Stream returns the existing stream of that name (without query), or nil.
