@@ -137,6 +137,9 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
 	c.initStats()
+	if ss, ok := nc.(*rtmptSession); ok {
+		ss.connID.Store(&id) // for the session's own log lines
+	}
 	c.log = s.logger().With("conn", id, "proto", protocol, "remote", nc.RemoteAddr().String())
 	c.br = bufio.NewReaderSize(nc, 4<<10) // larger reads bypass it
 	c.rd = chunk.NewReader(c.br, chunk.Limits{MaxMessageSize: PreConnectMaxMessageSize})
@@ -554,7 +557,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 		info, _ := connectFailure(path, err)
 		c.srv.stats.Rejected.Add(1)
 		c.srv.countRejected(err)
-		c.log.Info("connect rejected", "err", err)
+		c.log.Info("connect rejected", "scope", "/"+path, "err", err)
 		// The properties are null, as FMS sends them: ffmpeg looks for the
 		// description in the first object after the transaction id only.
 		// (go-rtmp v0.0.7 panics on a null one; ffmpeg, a real client, wins.)

@@ -360,7 +360,7 @@ func (h *RTMPTHandler) janitor(stop <-chan struct{}) {
 			for i, s := range old {
 				if s.end(ErrRTMPTExpired) {
 					h.stats.Expired.Add(1)
-					h.logger().Info("rtmpt session expired", "remote", s.remote.String(), "idle", idle)
+					h.logger().Info("rtmpt session expired", "conn", s.conn(), "remote", s.remote.String(), "idle", idle)
 				}
 				old[i] = nil
 			}

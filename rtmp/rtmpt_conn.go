@@ -43,7 +43,8 @@ type rtmptSession struct {
 	remote net.Addr
 	local  net.Addr
 
-	lastSeen atomic.Int64 // unix nanos of the last request
+	lastSeen atomic.Int64           // unix nanos of the last request
+	connID   atomic.Pointer[string] // the id of the RTMP connection it carries, once created
 
 	reqMu sync.Mutex // one request of this session at a time, in arrival order
 
@@ -60,6 +61,15 @@ type rtmptSession struct {
 	dl          connwait.Deadlines // read and write deadlines; their wakeups: input arrived or output polled, deadline changed, ended
 	inSpace     connwait.Wakeup    // input consumed, ended
 	pollable    connwait.Wakeup    // output arrived, ended
+}
+
+// conn returns the id of the RTMP connection the session carries ("" before
+// it is created).
+func (s *rtmptSession) conn() string {
+	if id := s.connID.Load(); id != nil {
+		return *id
+	}
+	return ""
 }
 
 func (s *rtmptSession) pendingLocked() int { return len(s.out) - s.outOff }
