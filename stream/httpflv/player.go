@@ -187,6 +187,7 @@ func (p *player) serve(w http.ResponseWriter, r *http.Request, st *stream.Stream
 	p.log.Info("flv player started")
 	err := p.run()
 	p.finish(err, readerDone)
+	p.Close(nil) // the reader goroutine's watch ends too
 	<-readerDone
 	p.log.Info("flv player ended", "reason", errText(err), "bytes", p.bytes, "dropped", sub.Dropped())
 }
