@@ -265,6 +265,16 @@ func TestHTTPFLVCORS(t *testing.T) {
 // A reader that stops reading is dropped; the others go on receiving every
 // frame, and the publisher never waits.
 func TestHTTPFLVStalledReaderDropped(t *testing.T) {
+	for _, stalledWS := range []bool{false, true} {
+		name := "http"
+		if stalledWS {
+			name = "ws"
+		}
+		t.Run("stalled="+name, func(t *testing.T) { testStalledReader(t, stalledWS) })
+	}
+}
+
+func testStalledReader(t *testing.T, stalledWS bool) {
 	e := startEnv(t, func(h *httpflv.Handler, so *scope.Options) {
 		h.WriteTimeout = 300 * time.Millisecond
 		so.StreamConfig.QueueLen = 64
@@ -272,9 +282,14 @@ func TestHTTPFLVStalledReaderDropped(t *testing.T) {
 	})
 	pub := e.publish(t, "live", "cam1")
 	pub.startMedia(0)
-	stalled := rawGet(t, e, "/live/cam1.flv")
+	if stalledWS { // connected, never read again
+		if _, _, err := dialWS(t, e, "/live/cam1.flv", nil); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		rawGet(t, e, "/live/cam1.flv")
+	}
 	good := rawGet(t, e, "/live/cam1.flv")
-	_ = stalled // never read again
 	fr, err := flv.NewReader(good.Body)
 	if err != nil {
 		t.Fatal(err)
