@@ -76,3 +76,47 @@ func TestPublicRoutesFLVAndLivePage(t *testing.T) {
 		t.Error("the publisher failed")
 	}
 }
+
+// The auth rules apply to HTTP-FLV and WebSocket-FLV readers as to RTMP
+// players: a missing or wrong play key is a 403 with the reason, the key in
+// the query admits.
+func TestPublicFLVAuthRules(t *testing.T) {
+	ls := startRun(t, `
+auth:
+  apps:
+    live:
+      play:
+        keys: [viewer]
+`)
+	base := "http://" + ls.HTTP.String()
+	for _, c := range []struct {
+		path string
+		code int
+		text string
+	}{
+		{"/live/cam1.flv", 403, "rejected: missing key"},
+		{"/live/cam1.flv?key=wrong", 403, "rejected: wrong key"},
+	} {
+		resp, err := http.Get(base + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(b), c.text) {
+			t.Errorf("GET %s: %d %q; want %d %q", c.path, resp.StatusCode, b, c.code, c.text)
+		}
+	}
+	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+ls.HTTP.String()+"/live/cam1.flv", nil); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("WebSocket-FLV without a key: %v %v", err, resp)
+	}
+	// With the key the reader is admitted and waits for the publisher.
+	resp, err := http.Get(base + "/live/cam1.flv?key=viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "video/x-flv" {
+		t.Errorf("with the key: %d %v", resp.StatusCode, resp.Header)
+	}
+}

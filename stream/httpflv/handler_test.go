@@ -192,8 +192,9 @@ func TestHTTPFLVHooksAndErrors(t *testing.T) {
 		}
 	}
 	e.Guard.mu.Lock()
-	if !slices.Contains(e.Guard.protos, httpflv.ProtocolHTTP) || !slices.Contains(e.Guard.names, "cam1?token=bad") {
-		t.Errorf("hooks saw protocols %v, names %v", e.Guard.protos, e.Guard.names)
+	if !slices.Contains(e.Guard.protos, httpflv.ProtocolHTTP) || !slices.Contains(e.Guard.names, "cam1?token=bad") ||
+		!slices.Contains(e.Guard.queries, "token=bad") {
+		t.Errorf("hooks saw protocols %v, names %v, connect queries %v", e.Guard.protos, e.Guard.names, e.Guard.queries)
 	}
 	e.Guard.mu.Unlock()
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -59,6 +60,7 @@ type guard struct {
 	names    []string
 	stopped  []string
 	connects int
+	queries  []string // ConnectQuery().Encode() of each connect that has one
 }
 
 func (g *guard) Connect(c scope.Conn, s *scope.Scope, params []any) error {
@@ -66,6 +68,9 @@ func (g *guard) Connect(c scope.Conn, s *scope.Scope, params []any) error {
 	defer g.mu.Unlock()
 	g.connects++
 	g.protos = append(g.protos, c.Protocol())
+	if cq, ok := c.(interface{ ConnectQuery() url.Values }); ok {
+		g.queries = append(g.queries, cq.ConnectQuery().Encode())
+	}
 	return nil
 }
 

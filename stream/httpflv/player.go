@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type player struct {
 	id     string
 	proto  string
 	remote string
+	query  url.Values // the request URL's query (ConnectQuery)
 	log    *slog.Logger
 
 	notify chan struct{} // the subscriber's; capacity 1
@@ -89,6 +91,7 @@ func newPlayer(h *Handler, proto string, r *http.Request) *player {
 		id:     id,
 		proto:  proto,
 		remote: r.RemoteAddr,
+		query:  r.URL.Query(),
 		log:    h.logger().With("conn", id, "remote", r.RemoteAddr, "proto", proto),
 		notify: make(chan struct{}, 1),
 		ctl:    make(chan struct{}, 1),
@@ -104,6 +107,11 @@ func (p *player) Protocol() string { return p.proto }
 
 // RemoteAddr implements scope.Conn.
 func (p *player) RemoteAddr() string { return p.remote }
+
+// ConnectQuery returns the query of the request URL (/live/cam1.flv?key=x
+// gives key=x), as RTMP and WebSocket connections return the query of the
+// URL they connected with: access rules look for keys there.
+func (p *player) ConnectQuery() url.Values { return p.query }
 
 // Close implements scope.Conn: the reader is disconnected (a write in
 // progress is cut short). It returns at once.
