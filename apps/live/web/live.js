@@ -4,7 +4,8 @@
 // low-latency settings, and shows "offline" and starts again by itself when
 // the publisher stops and comes back. Beside it, the chat of the room
 // (ws://host/<app>/<room…>?so=chat, docs/websocket.md). User data is only
-// ever rendered with textContent.
+// ever rendered with textContent. ?key= or ?token= of the page's URL goes
+// with both (access keys).
 (() => {
   const $ = (id) => document.getElementById(id);
   const path = location.pathname.replace(/\/+$/, '');
@@ -14,7 +15,12 @@
   const params = new URLSearchParams(location.search);
   const useWS = params.get('transport') === 'ws';
   const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
-  const flvURL = (useWS ? wsBase : location.origin) + path + '.flv';
+  // An access key of the page's URL (?key= or ?token=) goes with the stream
+  // and the chat: /live/cam1?key=x plays /live/cam1.flv?key=x.
+  const access = new URLSearchParams();
+  for (const k of ['key', 'token']) if (params.has(k)) access.set(k, params.get(k));
+  const accessQS = access.toString();
+  const flvURL = (useWS ? wsBase : location.origin) + path + '.flv' + (accessQS ? '?' + accessQS : '');
   $('stream').textContent = streamName;
   $('room').textContent = room;
   $('urls').textContent = flvURL;
@@ -194,7 +200,7 @@
   function connect() {
     timer = null;
     chatStatus('connecting…');
-    ws = new WebSocket(wsBase + room + '?so=chat&name=' + encodeURIComponent(name), 'chat');
+    ws = new WebSocket(wsBase + room + '?so=chat&name=' + encodeURIComponent(name) + (accessQS ? '&' + accessQS : ''), 'chat');
     ws.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch (err) { console.error(err); } };
     ws.onclose = (e) => {
       ws = null;
