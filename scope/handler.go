@@ -5,10 +5,11 @@ import (
 	"errors"
 )
 
-// Conn is any client connection: RTMP, RTMPT or WebSocket. Applications never know which.
+// Conn is any client connection: RTMP, RTMPT, RTMPS, WebSocket, HTTP-FLV or
+// WebSocket-FLV. Applications never know which.
 type Conn interface {
 	ID() string         // unique in the process
-	Protocol() string   // "rtmp", "rtmpt", "rtmps", "ws"
+	Protocol() string   // "rtmp", "rtmpt", "rtmps", "ws", "http-flv", "ws-flv"
 	RemoteAddr() string // the client's address
 	Close(reason error) // asks the connection to close; returns at once
 }
