@@ -195,7 +195,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		ls.Admin = al.Addr()
-		ah := adminHandler(srv, rtmpt, scopes, authz, ws)
+		ah := adminHandler(srv, rtmpt, scopes, authz, ws, flvh)
 		defer ah.Close() // stops its sampler
 		as := &http.Server{Handler: ah, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, as)

@@ -249,13 +249,12 @@ type ClientJSON struct {
 	Publishing  []string   `json:"publishing"`
 }
 
-// Optional accessors of connections (rtmp.Conn has them).
+// Optional accessors of connections (rtmp.Conn and the WebSocket bridge's
+// have all three; HTTP-FLV readers count only what they send).
 type (
-	byteCounter interface {
-		BytesIn() uint64
-		BytesOut() uint64
-	}
-	connectedAt interface{ ConnectedAt() time.Time }
+	bytesInCounter  interface{ BytesIn() uint64 }
+	bytesOutCounter interface{ BytesOut() uint64 }
+	connectedAt     interface{ ConnectedAt() time.Time }
 )
 
 // clients lists the rtmp server's connections (some not yet connected) and
@@ -285,9 +284,13 @@ func (h *Handler) clients() ([]ClientJSON, map[string]scope.Conn) {
 		if cj.Publishing == nil {
 			cj.Publishing = []string{}
 		}
-		if bc, ok := c.(byteCounter); ok {
-			in, out := bc.BytesIn(), bc.BytesOut()
-			cj.BytesIn, cj.BytesOut = &in, &out
+		if bc, ok := c.(bytesInCounter); ok {
+			in := bc.BytesIn()
+			cj.BytesIn = &in
+		}
+		if bc, ok := c.(bytesOutCounter); ok {
+			out := bc.BytesOut()
+			cj.BytesOut = &out
 		}
 		if ca, ok := c.(connectedAt); ok {
 			t := ca.ConnectedAt().UTC()

@@ -76,9 +76,18 @@ type Handler struct {
 	players  map[*player]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+	// By protocol (protoIndex), under mu: readers accepted, and the bytes
+	// of those that ended (a live reader's are its own atomic counter).
+	served    [2]uint64
+	doneBytes [2]uint64
+}
 
-	bytesOut atomic.Uint64
-	served   atomic.Uint64
+// protoIndex is the index of a protocol in the handler's counters.
+func protoIndex(proto string) int {
+	if proto == ProtocolWS {
+		return 1
+	}
+	return 0
 }
 
 var nextID atomic.Uint64
@@ -185,13 +194,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.players[p] = struct{}{}
+	h.served[protoIndex(proto)]++
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		delete(h.players, p)
+		h.doneBytes[protoIndex(proto)] += p.bytesOut.Load() // in the same step: the total never goes back
 		h.mu.Unlock()
 	}()
-	h.served.Add(1)
 	p.serve(w, r, st, sub, origin)
 }
 
@@ -322,16 +332,40 @@ func (h *Handler) Conns() int {
 	return len(h.players)
 }
 
-// Stats are the handler's counters.
-type Stats struct {
+// ProtocolStats are the counters of one protocol's readers.
+type ProtocolStats struct {
 	Conns    int    // readers being served
-	Served   uint64 // readers accepted since the start
-	BytesOut uint64 // bytes written to readers (framing included)
+	Served   uint64 // readers accepted (connected and subscribed) since the start
+	BytesOut uint64 // bytes written to readers: the FLV stream and its framing
 }
 
-// Stats returns the handler's counters.
+// Stats are the handler's counters by protocol.
+type Stats struct {
+	HTTP ProtocolStats // HTTP-FLV readers (ProtocolHTTP)
+	WS   ProtocolStats // WebSocket-FLV readers (ProtocolWS)
+}
+
+// Total adds the protocols' counters.
+func (s Stats) Total() ProtocolStats {
+	return ProtocolStats{Conns: s.HTTP.Conns + s.WS.Conns, Served: s.HTTP.Served + s.WS.Served, BytesOut: s.HTTP.BytesOut + s.WS.BytesOut}
+}
+
+// Stats returns the handler's counters. The byte counts are those of the
+// readers that ended plus the live readers' own counters (BytesOut), so
+// they never go back; a write is counted once it returns.
 func (h *Handler) Stats() Stats {
-	return Stats{Conns: h.Conns(), Served: h.served.Load(), BytesOut: h.bytesOut.Load()}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ps [2]ProtocolStats
+	for i := range ps {
+		ps[i].Served, ps[i].BytesOut = h.served[i], h.doneBytes[i]
+	}
+	for p := range h.players {
+		i := protoIndex(p.proto)
+		ps[i].Conns++
+		ps[i].BytesOut += p.bytesOut.Load()
+	}
+	return Stats{HTTP: ps[0], WS: ps[1]}
 }
 
 // Shutdown refuses new readers, closes the current ones and waits until

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,7 +78,9 @@ type player struct {
 	media      bool
 	head       [16]byte
 	fileHeader [fileHeaderLen]byte
-	bytes      uint64
+
+	bytesOut    atomic.Uint64 // added to once per write; read by Stats and BytesOut
+	connectedAt time.Time
 }
 
 func newPlayer(h *Handler, proto string, r *http.Request) *player {
@@ -87,15 +90,16 @@ func newPlayer(h *Handler, proto string, r *http.Request) *player {
 	}
 	id := prefix + strconv.FormatUint(nextID.Add(1), 10)
 	return &player{
-		h:      h,
-		id:     id,
-		proto:  proto,
-		remote: r.RemoteAddr,
-		query:  r.URL.Query(),
-		log:    h.logger().With("conn", id, "remote", r.RemoteAddr, "proto", proto),
-		notify: make(chan struct{}, 1),
-		ctl:    make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		h:           h,
+		id:          id,
+		proto:       proto,
+		remote:      r.RemoteAddr,
+		query:       r.URL.Query(),
+		log:         h.logger().With("conn", id, "remote", r.RemoteAddr, "proto", proto),
+		notify:      make(chan struct{}, 1),
+		ctl:         make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		connectedAt: time.Now(),
 	}
 }
 
@@ -112,6 +116,14 @@ func (p *player) RemoteAddr() string { return p.remote }
 // gives key=x), as RTMP and WebSocket connections return the query of the
 // URL they connected with: access rules look for keys there.
 func (p *player) ConnectQuery() url.Values { return p.query }
+
+// BytesOut is how many bytes the reader has been sent: the FLV stream with
+// its framing (chunk lines, WebSocket frame headers); the response head and
+// WebSocket control frames are not counted. The admin listing shows it.
+func (p *player) BytesOut() uint64 { return p.bytesOut.Load() }
+
+// ConnectedAt is when the reader's request came.
+func (p *player) ConnectedAt() time.Time { return p.connectedAt }
 
 // Close implements scope.Conn: the reader is disconnected (a write in
 // progress is cut short). It returns at once.
@@ -197,7 +209,7 @@ func (p *player) serve(w http.ResponseWriter, r *http.Request, st *stream.Stream
 	p.finish(err, readerDone)
 	p.Close(nil) // the reader goroutine's watch ends too
 	<-readerDone
-	p.log.Info("flv player ended", "reason", errText(err), "bytes", p.bytes, "dropped", sub.Dropped())
+	p.log.Info("flv player ended", "reason", errText(err), "bytes", p.bytesOut.Load(), "dropped", sub.Dropped())
 }
 
 func errText(err error) string {
@@ -502,8 +514,7 @@ func (p *player) flush() error {
 	}
 	p.wv = p.segs
 	n, err := p.wv.WriteTo(p.nc) // writev
-	p.bytes += uint64(n)
-	p.h.bytesOut.Add(uint64(n))
+	p.bytesOut.Add(uint64(n))
 	return err
 }
 
@@ -518,10 +529,11 @@ func (p *player) resetSegs() {
 // them into its own buffer) and flushes.
 func (p *player) writeThrough(segs [][]byte) error {
 	p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+	var total int
+	defer func() { p.bytesOut.Add(uint64(total)) }()
 	for _, b := range segs {
 		n, err := p.rw.Write(b)
-		p.bytes += uint64(n)
-		p.h.bytesOut.Add(uint64(n))
+		total += n
 		if err != nil {
 			return err
 		}
