@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"wsbridge":               {"scope", "sharedobject", "rtmp/amf", "github.com/gorilla/websocket"},
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
 	"cmd/...":                {"*"},
-	"internal/testutil":      {},
+	"internal/testutil":      {"github.com/chromedp/chromedp"},
 	"internal/admin":         {"rtmp", "rtmp/amf", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},
 	"internal/config":        {"go.yaml.in/yaml/v3"},
 	"internal/auth":          {"scope"},

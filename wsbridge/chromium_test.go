@@ -3,9 +3,6 @@ package wsbridge_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,63 +10,17 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/sharedobject"
 )
-
-// chromium returns the path of a Chromium binary: in CI a missing one fails
-// the test (Debian package chromium), elsewhere it skips.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; scripts/test.sh must install the Debian package chromium")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
-func artifactDir(t *testing.T) string {
-	if d := os.Getenv("SCOPECAST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
-	}
-	return t.TempDir()
-}
 
 // Two browser users on the chat page chat with each other, with a Flash-era
 // RTMP client (npm rtmp-client, property "message") and with scopecast's RTMP
 // client (send onChatMessage); each message shows once in each page, as text;
 // the users list shows everyone; a page whose connection is closed reconnects.
 func TestChatPageInChromium(t *testing.T) {
-	bin := chromium(t)
 	e := startEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 700),
-	)
-	defer cancelAlloc()
-	alice, cancelAlice := chromedp.NewContext(alloc)
-	defer cancelAlice()
-	if err := chromedp.Do(alice); err != nil { // starts the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
+	alice := testutil.Chromium(t, 90*time.Second, chromedp.WindowSize(1000, 700))
 	bob, cancelBob := chromedp.NewContext(alice) // a second tab
 	defer cancelBob()
 
@@ -146,15 +97,7 @@ func TestChatPageInChromium(t *testing.T) {
 		return strings.Contains(users, "alice (you)") && strings.Contains(users, "bob") && strings.Contains(users, "flash") && strings.Contains(users, "peer")
 	})
 
-	png, err := chromedp.Run(alice, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifactDir(t), "chat-page.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	testutil.Screenshot(t, alice, "chat-page.png")
 
 	// The server closes alice's connection: her page reconnects by itself.
 	s := e.Scopes.Lookup(room)
@@ -168,7 +111,7 @@ func TestChatPageInChromium(t *testing.T) {
 	if !kicked {
 		t.Fatal("alice's connection not found")
 	}
-	err = chromedp.Do(alice, chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('disconnected')`, chromedp.WithPollingTimeout(10*time.Second)))
+	err := chromedp.Do(alice, chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('disconnected')`, chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
 		t.Fatalf("alice's page did not notice: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -35,15 +34,6 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-func artifactDir(t *testing.T) string {
-	if d := os.Getenv("SCOPECAST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
-	}
-	return t.TempDir()
 }
 
 // probedApp is the live application with a Play hook that notes when each
@@ -248,7 +238,6 @@ func TestLivePageInChromium(t *testing.T) {
 }
 
 func testLivePage(t *testing.T, transport, query string) {
-	bin := testutil.NeedTool(t, "chromium")
 	e := startServer(t)
 	kill := publish(t, "rtmp://"+e.RTMP+"/live/room1/cam1")
 	var st *stream.Stream
@@ -261,27 +250,11 @@ func testLivePage(t *testing.T, transport, query string) {
 	var arr arrivals
 	arr.watch(t, st)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
+	tab := testutil.Chromium(t, 120*time.Second,
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1100, 600),
 	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(alloc)
-	defer cancelTab()
 	var console []string
 	var cmu sync.Mutex
 	chromedp.Listen(tab, func(ev any) {
@@ -407,15 +380,7 @@ func testLivePage(t *testing.T, transport, query string) {
 		t.Errorf("the page made %d elements from a message (%v)", injected, err)
 	}
 
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifactDir(t), "live-page-"+transport+".png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	testutil.Screenshot(t, tab, "live-page-"+transport+".png")
 
 	// The publisher stops: "offline"; it comes back: the page plays again.
 	starts := v.Starts

@@ -1,12 +1,13 @@
 package admin_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // The status page in headless Chromium, with one live stream (ffmpeg) and one
@@ -15,34 +16,13 @@ import (
 // it keeps updating. The screenshot is kept as a test artefact
 // ($SCOPECAST_ARTIFACTS/status-page.png).
 func TestStatusPageInChromium(t *testing.T) {
-	bin := needTool(t, "chromium")
 	e := startEnv(t, false)
 	ffmpegPublish(t, e.url("live/room1/cam1"))
 	e.waitPublishing(t, "/live/room1", "cam1")
 	play(t, e.url("live/room1"), "cam1")
 	e.wsJoin(t, "/chat/room?so=chat")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 700),
-	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(alloc)
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+	tab := testutil.Chromium(t, 90*time.Second, chromedp.WindowSize(1200, 700))
 	row := `document.querySelector('#streams tr[data-stream="/live/room1/cam1"]')`
 	// A sparkline of at least 5 points, not all at the bottom.
 	err := chromedp.Do(tab,
@@ -57,7 +37,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		body, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.body.innerText + ' | ' + (`+row+` ? `+row+`.innerHTML : 'no row')`))
 		if png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
-			t.Logf("screenshot: %s", writeArtifact(t, "status-page-failed.png", png))
+			testutil.SaveArtifact(t, "status-page-failed.png", png)
 		}
 		t.Fatalf("the stream row with a sparkline: %v\npage: %s", err, body)
 	}
@@ -97,11 +77,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Errorf("the page did not update after %q: %v", first, err)
 	}
-	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", writeArtifact(t, "status-page.png", png))
+	testutil.Screenshot(t, tab, "status-page.png")
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,24 +269,4 @@ func (e *env) wsJoin(t *testing.T, room string) *websocket.Conn {
 		}
 	}()
 	return ws
-}
-
-// artifactDir is where screenshots are kept: $SCOPECAST_ARTIFACTS, else a
-// temporary directory.
-func artifactDir(t *testing.T) string {
-	if d := os.Getenv("SCOPECAST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
-	}
-	return t.TempDir()
-}
-
-func writeArtifact(t *testing.T, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(artifactDir(t), name)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
