@@ -189,5 +189,15 @@ func loadCert(cfg *config.Config) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
+// allowedOrigins turns a validated origin list (http.flv_allowed_origins,
+// http.ws_allowed_origins) into a handler's AllowedOrigins: an empty list is
+// nil, the handler's default.
+func allowedOrigins(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return append([]string(nil), l...)
+}
+
 // isHelp reports whether err is the -h/-help request.
 func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }

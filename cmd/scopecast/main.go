@@ -155,8 +155,10 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 				Bytes: info.Stats.Bytes, Duration: info.Stats.Duration, Err: err})
 		}}
 	rtmpt := &rtmp.RTMPTHandler{Server: srv}
-	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log, MergeWindow: cfg.SharedObjects.MergeWindow}
-	flvh := &httpflv.Handler{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow}
+	ws := &wsbridge.Handler{Scopes: scopes, Page: chat.Page(), Logger: log, MergeWindow: cfg.SharedObjects.MergeWindow,
+		AllowedOrigins: allowedOrigins(cfg.HTTP.WSAllowedOrigins)}
+	flvh := &httpflv.Handler{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow,
+		AllowedOrigins: allowedOrigins(cfg.HTTP.FLVAllowedOrigins)}
 
 	var ls listeners
 	rl, err := net.Listen("tcp", cfg.RTMP.Listen)

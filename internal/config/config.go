@@ -65,7 +65,7 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 type Config struct {
 	RTMP          RTMP          `yaml:"rtmp"`
 	RTMPS         RTMPS         `yaml:"rtmps"`
-	HTTP          Listener      `yaml:"http"`
+	HTTP          HTTP          `yaml:"http"`
 	Admin         Listener      `yaml:"admin"`
 	DataDir       string        `yaml:"data_dir"`
 	RecordName    string        `yaml:"record_name"`
@@ -100,6 +100,22 @@ type RTMPS struct {
 // Listener is an HTTP listener: off while Listen is empty.
 type Listener struct {
 	Listen string `yaml:"listen"`
+}
+
+// HTTP is the public HTTP listener (off while Listen is empty) and the
+// browser origins its WebSocket and FLV endpoints admit. An origin entry is
+// "*" (any), a full origin ("https://example.com", "http://host:8080") or a
+// host with its port if not the default ("example.com", "example.com:8443",
+// either scheme). Pages of the server itself, and clients that send no
+// Origin header (not browsers), are always allowed.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// FLVAllowedOrigins: the origins that may play HTTP-FLV and
+	// WebSocket-FLV; empty: any origin.
+	FLVAllowedOrigins []string `yaml:"flv_allowed_origins"`
+	// WSAllowedOrigins: the origins that may open the WebSocket bridge
+	// (chat); empty: localhost, 127.0.0.1 and [::1] on any port.
+	WSAllowedOrigins []string `yaml:"ws_allowed_origins"`
 }
 
 // Log configures log/slog.
@@ -282,6 +298,8 @@ func (c *Config) YAML() ([]byte, error) {
 // Clone returns a deep copy.
 func (c *Config) Clone() *Config {
 	n := *c
+	n.HTTP.FLVAllowedOrigins = cloneList(c.HTTP.FLVAllowedOrigins)
+	n.HTTP.WSAllowedOrigins = cloneList(c.HTTP.WSAllowedOrigins)
 	n.Auth = c.Auth.Clone()
 	return &n
 }

@@ -27,7 +27,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	want := Config{
 		RTMP:          RTMP{Listen: ":1935", MergeWindow: 50 * time.Millisecond},
 		SharedObjects: SharedObjects{MergeWindow: 5 * time.Millisecond},
-		HTTP:          Listener{Listen: ":5080"},
+		HTTP:          HTTP{Listen: ":5080", FLVAllowedOrigins: []string{}, WSAllowedOrigins: []string{}},
 		Admin:         Listener{Listen: "127.0.0.1:5081"},
 		DataDir:       "./data",
 		RecordName:    "{name}",
@@ -48,6 +48,8 @@ rtmp:
   listen: "127.0.0.1:2001"
 http:
   listen: "127.0.0.1:3001"
+  flv_allowed_origins: [https://file.example]
+  ws_allowed_origins: [file.example]
 admin:
   listen: "127.0.0.1:4001"
 log:
@@ -64,11 +66,14 @@ auth:
 		"SCOPECAST_ADMIN_LISTEN=127.0.0.1:4002",
 		"SCOPECAST_AUTH_APPS_LIVE_PUBLISH_KEYS=env1, env2",
 		"SCOPECAST_AUTH_HOOKS_ON_PUBLISH=http://127.0.0.1:9/pub",
+		"SCOPECAST_HTTP_FLV_ALLOWED_ORIGINS=https://env.example",
+		"SCOPECAST_HTTP_WS_ALLOWED_ORIGINS=env.example:8443, localhost:3000",
 		"SCOPECAST_TEST_LOG=1", // not a key: ignored
 		"HOME=/root",
 	}
 	c, err := Load(Sources{File: file, Env: env, Settings: []Setting{
 		{Key: "admin.listen", Value: "127.0.0.1:4003", Source: "flag -admin"},
+		{Key: "http.flv_allowed_origins", Value: "https://flag.example,*", Source: "-set http.flv_allowed_origins"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +88,8 @@ auth:
 		{c.Auth.Apps["live"].Publish.Allow, []string{"10.0.0.0/8"}}, // env changed only keys
 		{c.Auth.Hooks.OnPublish, "http://127.0.0.1:9/pub"},
 		{c.Auth.Hooks.Timeout, 3 * time.Second},
+		{c.HTTP.FLVAllowedOrigins, []string{"https://flag.example", "*"}},         // setting over env
+		{c.HTTP.WSAllowedOrigins, []string{"env.example:8443", "localhost:3000"}}, // env over file
 	} {
 		if !reflect.DeepEqual(g.got, g.want) {
 			t.Errorf("got %v, want %v", g.got, g.want)
@@ -105,6 +112,8 @@ func TestEnvKey(t *testing.T) {
 		"SCOPECAST_AUTH_APPS_LIVE_PUBLISH_KEYS":     "auth.apps.live.publish.keys",
 		"SCOPECAST_AUTH_APPS_MY_APP_PLAY_DENY":      "auth.apps.my_app.play.deny",
 		"SCOPECAST_AUTH_APPS_CHAT_HOOKS_ON_CONNECT": "auth.apps.chat.hooks.on_connect",
+		"SCOPECAST_HTTP_FLV_ALLOWED_ORIGINS":        "http.flv_allowed_origins",
+		"SCOPECAST_HTTP_WS_ALLOWED_ORIGINS":         "http.ws_allowed_origins",
 		"SCOPECAST_RTMP":                            "",
 		"SCOPECAST_AUTH_APPS_LIVE":                  "",
 		"SCOPECAST_NOPE":                            "",

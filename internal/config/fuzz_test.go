@@ -40,6 +40,10 @@ var yamlCases = []struct {
 	{"alias_fanout", "a: &a {listen: ':1'}\nrtmp: *a\nhttp: *a\nadmin: *a\n", false}, // "a" is not a key
 	{"tags", "data_dir: !!binary aGVsbG8=\nrecord_name: !!str x\n", true},
 	{"negative", "rtmp: {merge_window: -1ms}\nkeep_delay: -1s\n", true},
+	{"origins", "http:\n  flv_allowed_origins: ['*', 'https://a.example', 'b.example:8443', '[::1]:8080']\n  ws_allowed_origins: localhost:3000\n", true},
+	{"origins_empty", "http: {flv_allowed_origins: [], ws_allowed_origins: ~}\n", true},
+	{"bad_origin", "http: {flv_allowed_origins: ['https://a.example/path', '*.example.com']}\n", false},
+	{"origin_default_port", "http: {ws_allowed_origins: ['https://a.example:443']}\n", false},
 }
 
 func TestYAMLCases(t *testing.T) {

@@ -39,6 +39,16 @@ func (c *Config) Validate() error {
 	addr("rtmps.listen", c.RTMPS.Listen, true)
 	addr("http.listen", c.HTTP.Listen, true)
 	addr("admin.listen", c.Admin.Listen, true)
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"http.flv_allowed_origins", c.HTTP.FLVAllowedOrigins}, {"http.ws_allowed_origins", c.HTTP.WSAllowedOrigins}} {
+		for i, o := range l.list {
+			if msg := checkOrigin(o); msg != "" {
+				bad(fmt.Sprintf("%s[%d]", l.key, i), "%q %s", o, msg)
+			}
+		}
+	}
 	if c.RTMPS.Listen != "" {
 		for _, f := range []struct{ key, v string }{{"rtmps.cert", c.RTMPS.Cert}, {"rtmps.key", c.RTMPS.Key}} {
 			if f.v == "" {
@@ -166,6 +176,66 @@ func checkAddr(v string) string {
 		return ""
 	}
 	for _, r := range host {
+		if !(r == '-' || r == '.' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
+			return "has a host that is neither an IP address nor a host name"
+		}
+	}
+	return ""
+}
+
+// checkOrigin checks an allowed-origin entry: "*", an origin
+// ("https://example.com", "http://example.com:8080") or a host with an
+// optional port ("example.com", "example.com:8443", "[::1]:8080"). It
+// returns the problem or "".
+func checkOrigin(s string) string {
+	if s == "*" {
+		return ""
+	}
+	if s == "" || len(s) > 255 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r >= unicode.MaxASCII }) {
+		return "is empty, too long, or has spaces or non-ASCII characters"
+	}
+	if strings.Contains(s, "*") {
+		return "has a wildcard: only \"*\" alone (any origin) is understood"
+	}
+	host := s
+	scheme, rest, full := strings.Cut(s, "://")
+	if full {
+		if scheme != "http" && scheme != "https" {
+			return "is not an http:// or https:// origin"
+		}
+		host = strings.TrimSuffix(rest, "/")
+	}
+	if strings.ContainsAny(host, "/?#@\\") {
+		return "is not an origin (scheme://host[:port]) nor a host[:port]: no path, query or user"
+	}
+	name, port := host, ""
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		name = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		var err error
+		if name, port, err = net.SplitHostPort(host); err != nil {
+			return "is not host[:port] (IPv6 addresses in brackets: [::1]:8080)"
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return "has no valid port (1 to 65535)"
+		}
+	}
+	if full && (scheme == "http" && port == "80" || scheme == "https" && port == "443") {
+		return "names the default port, which browsers leave out of the Origin: it would never match"
+	}
+	if name == "" {
+		return "has no host"
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		if a.Zone() != "" || a.Is6() != strings.HasPrefix(host, "[") {
+			return "has an IP address that is not written as browsers do (IPv6 in brackets, no zone)"
+		}
+		return ""
+	}
+	if strings.Trim(name, "0123456789.") == "" || strings.Contains(name, ":") {
+		return "has a host that is not an IP address"
+	}
+	for _, r := range name {
 		if !(r == '-' || r == '.' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
 			return "has a host that is neither an IP address nor a host name"
 		}
