@@ -8,10 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,9 +30,14 @@ import (
 
 // Shared with the other packages' integration tests.
 var (
-	needTool = testutil.NeedTool
-	waitFor  = testutil.WaitFor
+	needTool      = testutil.NeedTool
+	waitFor       = testutil.WaitFor
+	ffmpegPublish = testutil.FFmpegPublish // (t, url, secs, gop, extra...)
+	ffprobe       = testutil.FFprobe
 )
+
+// probe is what ffprobe found in a file.
+type probe = testutil.Probe
 
 // testServer is a real server on a loopback port.
 type testServer struct {
@@ -100,101 +102,6 @@ func (ts *testServer) waitPublishing(t testing.TB, path, name string) *stream.St
 		return st != nil && st.Publisher() != nil
 	})
 	return st
-}
-
-// ffmpegPublish starts ffmpeg publishing a lavfi test source (H.264 + AAC) in
-// real time for secs seconds. extra goes before the output URL.
-func ffmpegPublish(t testing.TB, url string, secs float64, gop int, extra ...string) *exec.Cmd {
-	t.Helper()
-	bin := needTool(t, "ffmpeg")
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", strconv.FormatFloat(secs, 'f', -1, 64),
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", strconv.Itoa(gop), "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k"}
-	args = append(args, extra...)
-	args = append(args, "-f", "flv", url)
-	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("publisher stderr: %s", stderr.String())
-		}
-	})
-	return cmd
-}
-
-// probe is what ffprobe counted in a file.
-type probe struct {
-	Codecs      []string
-	VideoFrames int
-	AudioFrames int
-	StartTime   float64
-	Width       int
-	Height      int
-}
-
-func ffprobe(t testing.TB, file string) probe {
-	t.Helper()
-	bin := needTool(t, "ffprobe")
-	out, err := exec.Command(bin, "-v", "error", "-count_frames",
-		"-show_entries", "stream=codec_type,codec_name,nb_read_frames,width,height:format=start_time",
-		"-of", "flat", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", file, err, out)
-	}
-	var p probe
-	kinds := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `"`)
-		switch {
-		case strings.HasSuffix(k, ".codec_type"):
-			kinds[strings.TrimSuffix(k, ".codec_type")] = v
-		case k == "format.start_time":
-			p.StartTime, _ = strconv.ParseFloat(v, 64)
-		}
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `"`)
-		i := strings.LastIndex(k, ".")
-		if i < 0 {
-			continue
-		}
-		kind, field := kinds[k[:i]], k[i+1:]
-		switch field {
-		case "codec_name":
-			p.Codecs = append(p.Codecs, v)
-		case "nb_read_frames":
-			n, _ := strconv.Atoi(v)
-			if kind == "video" {
-				p.VideoFrames = n
-			} else if kind == "audio" {
-				p.AudioFrames = n
-			}
-		case "width":
-			p.Width, _ = strconv.Atoi(v)
-		case "height":
-			p.Height, _ = strconv.Atoi(v)
-		}
-	}
-	return p
 }
 
 // --- go-rtmp, the independent client ---------------------------------------

@@ -2,7 +2,6 @@ package rtmp_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -68,12 +67,8 @@ func makeClip(t testing.TB, secs float64) *clip {
 	t.Helper()
 	bin := needTool(t, "ffmpeg")
 	p := filepath.Join(t.TempDir(), "clip.flv")
-	out, err := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-nostdin",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", strconv.FormatFloat(secs, 'f', -1, 64),
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", p).CombinedOutput()
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, testutil.TestPattern(secs, 25)...)
+	out, err := exec.Command(bin, append(args, "-f", "flv", p)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg clip: %v\n%s", err, out)
 	}
@@ -314,33 +309,8 @@ func upTo(tags []flv.Tag, ms uint32) []flv.Tag {
 	return tags
 }
 
-// fileInfo is what ffprobe and a full decode by ffmpeg say about a file.
-type fileInfo struct {
-	probe
-	Duration float64 // format duration, s (onMetaData's for FLV)
-}
-
 // checkFile probes file and decodes all of it: any error output fails.
-func checkFile(t testing.TB, file string) fileInfo {
-	t.Helper()
-	fi := fileInfo{probe: ffprobe(t, file)}
-	out, err := exec.Command(needTool(t, "ffprobe"), "-v", "error", "-show_entries", "format=duration",
-		"-of", "default=nw=1:nk=1", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe duration: %v\n%s", err, out)
-	}
-	fi.Duration, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		t.Fatalf("ffprobe duration %q: %v", out, err)
-	}
-	dec := exec.Command(needTool(t, "ffmpeg"), "-hide_banner", "-v", "error", "-nostdin", "-i", file, "-f", "null", "-")
-	var stderr bytes.Buffer
-	dec.Stderr = &stderr
-	if err := dec.Run(); err != nil || stderr.Len() > 0 {
-		t.Errorf("decoding %s: %v\n%s", filepath.Base(file), err, stderr.String())
-	}
-	return fi
-}
+var checkFile = testutil.CheckFile
 
 func wantCodecs(t testing.TB, p probe) {
 	t.Helper()
@@ -403,7 +373,7 @@ func TestRecordAndAppend(t *testing.T) {
 		}
 		fi := checkFile(t, file)
 		n := i + 1
-		wantCodecs(t, fi.probe)
+		wantCodecs(t, fi)
 		if fi.VideoFrames != n*cl.Video || !near(float64(fi.AudioFrames), float64(n*cl.Audio), 1) {
 			t.Errorf("%s: %d video, %d audio frames; sent %d, %d in all", mode, fi.VideoFrames, fi.AudioFrames, n*cl.Video, n*cl.Audio)
 		}
@@ -470,14 +440,14 @@ func TestRecordingByServerAPI(t *testing.T) {
 		}
 	}
 	fi := checkFile(t, filepath.Join(dir, "live", "cam.flv"))
-	wantCodecs(t, fi.probe)
+	wantCodecs(t, fi)
 	// From the first keyframe after the start to the end: most of 3 s.
 	if fi.Duration < 1.5 || fi.Duration > 3.1 || !near(float64(fi.VideoFrames), fi.Duration*25, 2) {
 		t.Errorf("duration %.3f s with %d video frames", fi.Duration, fi.VideoFrames)
 	}
 	// Recorded from the publisher's first packet: all of it.
 	fi2 := checkFile(t, filepath.Join(dir, "live", "cam2.flv"))
-	wantCodecs(t, fi2.probe)
+	wantCodecs(t, fi2)
 	if fi2.VideoFrames != 50 || !near(fi2.Duration, 2, 0.1) {
 		t.Errorf("?mode=record: %d video frames in %.3f s; ffmpeg sent 50 in 2 s", fi2.VideoFrames, fi2.Duration)
 	}
@@ -710,7 +680,7 @@ func TestRecordingSurvivesKill(t *testing.T) {
 		t.Errorf("marker after the repair: %v", err)
 	}
 	fi := checkFile(t, file)
-	wantCodecs(t, fi.probe)
+	wantCodecs(t, fi)
 	if fi.Duration < 1.9 || fi.Duration > 2.4 {
 		t.Errorf("repaired duration %.3f s; the kill came after 2.0-2.3 s", fi.Duration)
 	}
@@ -836,7 +806,7 @@ func TestPlayRecordingWithRealClients(t *testing.T) {
 		}
 	}
 	fi := checkFile(t, out[0])
-	wantCodecs(t, fi.probe)
+	wantCodecs(t, fi)
 	if fi.VideoFrames != cl.Video || !near(float64(fi.AudioFrames), float64(cl.Audio), 1) {
 		t.Errorf("ffmpeg got %d video, %d audio frames; file has %d, %d", fi.VideoFrames, fi.AudioFrames, cl.Video, cl.Audio)
 	}

@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -110,35 +108,18 @@ func startServer(t *testing.T) *server {
 	return &server{Scopes: scopes, RTMP: rl.Addr().String(), HTTP: "http://" + hl.Addr().String(), App: app}
 }
 
-// publish runs ffmpeg publishing a 320x240 H.264 + AAC test pattern at real
-// time; kill stops it.
+// publish runs ffmpeg publishing the test pattern (320x240 H.264 + AAC) at
+// real time; kill stops it.
 func publish(t *testing.T, url string) (kill func()) {
 	t.Helper()
-	bin := testutil.NeedTool(t, "ffmpeg")
-	cmd := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := testutil.FFmpegPublish(t, url, 120, 25)
 	var once sync.Once
-	kill = func() {
+	return func() {
 		once.Do(func() {
 			cmd.Process.Kill()
 			cmd.Wait()
 		})
 	}
-	t.Cleanup(func() {
-		kill()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("ffmpeg: %s", stderr.String())
-		}
-	})
-	return kill
 }
 
 // arrivals records when each video packet of a stream reached the server.

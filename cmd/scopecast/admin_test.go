@@ -65,9 +65,7 @@ func TestAdminAPIOnTheCommand(t *testing.T) {
 		})
 		return cmd
 	}
-	start("-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-f", "flv", rtmpURL)
+	testutil.FFmpegPublish(t, rtmpURL, 60, 25)
 
 	call := func(method, path, ctype, body string, out any) int {
 		t.Helper()

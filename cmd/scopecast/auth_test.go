@@ -73,12 +73,11 @@ func startRun(t *testing.T, configText string, extra ...string) listeners {
 
 // ffmpegPublish publishes a short test pattern to url and returns ffmpeg's
 // error output and whether it succeeded.
-func ffmpegPublish(t *testing.T, url string, seconds string) (string, bool) {
+func ffmpegPublish(t *testing.T, url string, secs float64) (string, bool) {
 	t.Helper()
 	ffmpeg := testutil.NeedTool(t, "ffmpeg")
-	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", seconds,
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-f", "flv", url)
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re"}, testutil.TestPattern(secs, 25)...)
+	cmd := exec.Command(ffmpeg, append(args, "-f", "flv", url)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := runBounded(t, cmd, 60*time.Second)
@@ -169,7 +168,7 @@ auth:
 		{rtmptURL + "/live/cam2?key=secret", ""},
 		{rtmpURL + "/live?key=secret/cam3", ""}, // key in the connect URL
 	} {
-		out, ok := ffmpegPublish(t, tc.url, "0.5")
+		out, ok := ffmpegPublish(t, tc.url, 0.5)
 		if tc.want == "" && !ok {
 			t.Errorf("publish %s failed: %s", tc.url, out)
 		}
@@ -255,7 +254,7 @@ auth:
         on_connect: `+hs.URL+`/on_connect
 `)
 	rtmpURL := "rtmp://" + ls.RTMP.String() + "/live/room1/"
-	if out, ok := ffmpegPublish(t, rtmpURL+"ok1?key=abc", "0.5"); !ok {
+	if out, ok := ffmpegPublish(t, rtmpURL+"ok1?key=abc", 0.5); !ok {
 		t.Errorf("allowed publish failed: %s", out)
 	}
 	ev, ok := hs.find("publish", "ok1")
@@ -267,17 +266,17 @@ auth:
 	}
 	testutil.WaitFor(t, 10*time.Second, "on_unpublish", func() bool { _, ok := hs.find("unpublish", "ok1"); return ok })
 
-	if out, ok := ffmpegPublish(t, rtmpURL+"deny1", "0.5"); ok || !strings.Contains(out, "Publish rejected: not on the schedule") {
+	if out, ok := ffmpegPublish(t, rtmpURL+"deny1", 0.5); ok || !strings.Contains(out, "Publish rejected: not on the schedule") {
 		t.Errorf("hook refusal: ok=%v:\n%s", ok, out)
 	}
-	if out, ok := ffmpegPublish(t, rtmpURL+"slow1", "0.5"); ok || !strings.Contains(out, "Publish rejected: hook timeout") {
+	if out, ok := ffmpegPublish(t, rtmpURL+"slow1", 0.5); ok || !strings.Contains(out, "Publish rejected: hook timeout") {
 		t.Errorf("hook timeout: ok=%v:\n%s", ok, out)
 	}
 	if _, ok := hs.find("unpublish", "deny1"); ok {
 		t.Error("on_unpublish for a refused publish")
 	}
 
-	if out, ok := ffmpegPublish(t, rtmpURL+"rec1?mode=record", "1"); !ok {
+	if out, ok := ffmpegPublish(t, rtmpURL+"rec1?mode=record", 1); !ok {
 		t.Errorf("recording publish failed: %s", out)
 	}
 	testutil.WaitFor(t, 10*time.Second, "on_record_done", func() bool { _, ok := hs.find("record_done", "rec1"); return ok })
@@ -339,10 +338,10 @@ func TestRTMPSFromConfig(t *testing.T) {
 		t.Fatal("no RTMPS listener")
 	}
 	u := "rtmps://" + ls.RTMPS.String() + "/live/cam1"
-	if out, ok := ffmpegPublish(t, u, "0.5"); ok || !strings.Contains(out, "Publish rejected: missing key") {
+	if out, ok := ffmpegPublish(t, u, 0.5); ok || !strings.Contains(out, "Publish rejected: missing key") {
 		t.Errorf("rtmps without key: ok=%v:\n%s", ok, out)
 	}
-	if out, ok := ffmpegPublish(t, u+"?key=secret", "0.5"); !ok {
+	if out, ok := ffmpegPublish(t, u+"?key=secret", 0.5); !ok {
 		t.Errorf("rtmps with key: %s", out)
 	}
 }

@@ -37,7 +37,7 @@ func TestFLVReadersInAdmin(t *testing.T) {
 
 	pubDone := make(chan string, 1)
 	go func() {
-		out, ok := ffmpegPublish(t, "rtmp://"+ls.RTMP.String()+"/live/cam1", "4")
+		out, ok := ffmpegPublish(t, "rtmp://"+ls.RTMP.String()+"/live/cam1", 4)
 		if ok {
 			out = ""
 		}

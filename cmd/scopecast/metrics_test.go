@@ -95,7 +95,7 @@ auth:
 		{base + "/chat?key=k1/cam1", "Connection rejected: not on the list"},
 		{base + "/live/cam1?key=wrong", "Publish rejected: wrong key"},
 	} {
-		if out, ok := ffmpegPublish(t, tc.url, "0.5"); ok || !strings.Contains(out, tc.want) {
+		if out, ok := ffmpegPublish(t, tc.url, 0.5); ok || !strings.Contains(out, tc.want) {
 			t.Errorf("publish %s: ok=%v, want %q in:\n%s", tc.url, ok, tc.want, out)
 		}
 	}

@@ -55,7 +55,7 @@ func TestPublicRoutesFLVAndLivePage(t *testing.T) {
 
 	pubDone := make(chan bool, 1)
 	go func() {
-		_, ok := ffmpegPublish(t, "rtmp://"+ls.RTMP.String()+"/live/room1/cam1", "8")
+		_, ok := ffmpegPublish(t, "rtmp://"+ls.RTMP.String()+"/live/room1/cam1", 8)
 		pubDone <- ok
 	}()
 	// WebSocket-FLV: the stream's first bytes are an FLV header.

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,21 +14,13 @@ import (
 // dropped (a player still gets it, the publisher keeps going), the new rules
 // apply to new clients, and a file that does not load changes nothing.
 func TestReloadBySIGHUP(t *testing.T) {
-	ffmpeg := testutil.NeedTool(t, "ffmpeg")
+	testutil.NeedTool(t, "ffmpeg")
 	bin := buildBinary(t)
 	file := writeConfig(t, "auth:\n  apps:\n    live:\n      publish:\n        keys: [old]\n")
 	p := startBinary(t, bin, t.TempDir(), "-config", file)
 	base := "rtmp://" + p.addr + "/live/"
 
-	pub := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "120",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-f", "flv", base+"cam1?key=old")
-	var pubErr bytes.Buffer
-	pub.Stderr = &pubErr
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
+	pub := testutil.FFmpegPublish(t, base+"cam1?key=old", 120, 25)
 	pubDone := make(chan struct{})
 	go func() { pub.Wait(); close(pubDone) }()
 	defer func() {
@@ -51,10 +41,10 @@ func TestReloadBySIGHUP(t *testing.T) {
 	}
 	hup("configuration reloaded")
 
-	if out, ok := ffmpegPublish(t, base+"cam2?key=old", "0.5"); ok || !strings.Contains(out, "Publish rejected: wrong key") {
+	if out, ok := ffmpegPublish(t, base+"cam2?key=old", 0.5); ok || !strings.Contains(out, "Publish rejected: wrong key") {
 		t.Errorf("old key after reload: ok=%v:\n%s", ok, out)
 	}
-	if out, ok := ffmpegPublish(t, base+"cam3?key=new", "0.5"); !ok {
+	if out, ok := ffmpegPublish(t, base+"cam3?key=new", 0.5); !ok {
 		t.Errorf("new key after reload: %s", out)
 	}
 	if out, ok := ffmpegPlay(t, base+"cam1"); !ok {
@@ -66,16 +56,16 @@ func TestReloadBySIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup("reload failed: the configuration in force is kept")
-	if out, ok := ffmpegPublish(t, base+"cam4?key=old", "0.5"); ok || !strings.Contains(out, "Publish rejected: wrong key") {
+	if out, ok := ffmpegPublish(t, base+"cam4?key=old", 0.5); ok || !strings.Contains(out, "Publish rejected: wrong key") {
 		t.Errorf("old key after a failed reload: ok=%v:\n%s", ok, out)
 	}
-	if out, ok := ffmpegPublish(t, base+"cam5?key=new", "0.5"); !ok {
+	if out, ok := ffmpegPublish(t, base+"cam5?key=new", 0.5); !ok {
 		t.Errorf("new key after a failed reload: %s", out)
 	}
 
 	select {
 	case <-pubDone:
-		t.Fatalf("the publisher ended during the reloads: %s", pubErr.String())
+		t.Fatal("the publisher ended during the reloads (its stderr is logged)")
 	default:
 	}
 	unpublishes := func() int {

@@ -140,30 +140,9 @@ func (e *env) do(t *testing.T, method, path string, body any, out any, hdr ...st
 	return resp.StatusCode
 }
 
-// ffmpegPublish starts ffmpeg publishing a lavfi test source (H.264 + AAC)
-// in real time; it is killed when the test ends.
-func ffmpegPublish(t *testing.T, url string) *exec.Cmd {
-	t.Helper()
-	bin := needTool(t, "ffmpeg")
-	cmd := exec.Command(bin, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("ffmpeg: %s", stderr.String())
-		}
-	})
-	return cmd
-}
+// ffmpegPublish starts ffmpeg publishing the test pattern (H.264 + AAC) in
+// real time for a minute; it is killed when the test ends.
+func ffmpegPublish(t *testing.T, url string) *exec.Cmd { return testutil.FFmpegPublish(t, url, 60, 25) }
 
 // waitPublishing waits until the stream name in scope path has a publisher.
 func (e *env) waitPublishing(t *testing.T, path, name string) {

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"os/exec"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,5 +20,22 @@ func TestWaitForPolls(t *testing.T) {
 func TestNeedToolFindsAShell(t *testing.T) {
 	if NeedTool(t, "sh") == "" {
 		t.Fatal("no path for sh")
+	}
+}
+
+// The test pattern, written to a file, is what FFprobe and CheckFile say.
+func TestPatternProbes(t *testing.T) {
+	ffmpeg := NeedTool(t, "ffmpeg")
+	file := filepath.Join(t.TempDir(), "pattern.flv")
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, TestPattern(1, 25)...)
+	if out, err := exec.Command(ffmpeg, append(args, "-f", "flv", file)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	p := CheckFile(t, file)
+	if p.VideoCodec != "h264" || p.AudioCodec != "aac" || len(p.Codecs) != 2 || p.Width != 320 || p.Height != 240 {
+		t.Errorf("probe %+v", p)
+	}
+	if p.VideoFrames != 25 || p.AudioFrames < 40 || p.Duration < 0.9 || p.Duration > 1.1 {
+		t.Errorf("frames %d video, %d audio in %.3f s", p.VideoFrames, p.AudioFrames, p.Duration)
 	}
 }

@@ -2,13 +2,11 @@ package flv
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -30,8 +28,9 @@ var ffmpegInput struct {
 	out  []byte
 }
 
-// ffmpegFLV returns a 4 s FLV made by ffmpeg (H.264 320x240 at 25 fps with
-// a keyframe every second, AAC sine), made once per test binary.
+// ffmpegFLV returns a 4 s FLV of testutil.TestPattern made by ffmpeg (H.264
+// 320x240 at 25 fps with a keyframe every second, AAC sine), made once per
+// test binary.
 func ffmpegFLV(t testing.TB) string {
 	t.Helper()
 	ffmpeg := needTool(t, "ffmpeg")
@@ -42,9 +41,8 @@ func ffmpegFLV(t testing.TB) string {
 			return
 		}
 		in.path = filepath.Join(in.dir, "in.flv")
-		cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
-			"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
-			"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", in.path)
+		args := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, testutil.TestPattern(4, 25)...)
+		cmd := exec.Command(ffmpeg, append(args, "-f", "flv", in.path)...)
 		in.out, in.err = cmd.CombinedOutput()
 	})
 	if in.err != nil {
@@ -86,42 +84,10 @@ func readTags(t testing.TB, path string) (Header, []Tag) {
 	}
 }
 
-// probe is what ffprobe says about a file.
-type probe struct {
-	Duration float64
-	Frames   map[string]int // codec name → frames read
-	Stderr   string
-}
-
 // ffprobe runs ffprobe counting frames; any output on stderr fails the test.
-func ffprobe(t testing.TB, path string) probe {
+func ffprobe(t testing.TB, path string) testutil.Probe {
 	t.Helper()
-	bin := needTool(t, "ffprobe")
-	cmd := exec.Command(bin, "-v", "error", "-count_frames", "-show_entries",
-		"stream=codec_name,nb_read_frames:format=duration", "-of", "json", path)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", path, err, stderr.String())
-	}
-	var out struct {
-		Streams []struct {
-			CodecName    string `json:"codec_name"`
-			NbReadFrames string `json:"nb_read_frames"`
-		} `json:"streams"`
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("ffprobe output: %v\n%s", err, stdout.String())
-	}
-	p := probe{Frames: map[string]int{}, Stderr: stderr.String()}
-	p.Duration, _ = strconv.ParseFloat(out.Format.Duration, 64)
-	for _, s := range out.Streams {
-		n, _ := strconv.Atoi(s.NbReadFrames)
-		p.Frames[s.CodecName] = n
-	}
+	p := testutil.FFprobe(t, path)
 	if p.Stderr != "" {
 		t.Errorf("ffprobe %s reported errors:\n%s", path, p.Stderr)
 	}

@@ -200,7 +200,7 @@ func TestRecorderFFmpeg(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out.flv")
 		record(t, out, RecorderOptions{}, ps)
 		got := ffprobe(t, out)
-		if got.Frames["h264"] != want.Frames["h264"] || got.Frames["aac"] != want.Frames["aac"] || math.Abs(got.Duration-want.Duration) > 0.05 {
+		if got.VideoFrames != want.VideoFrames || got.AudioFrames != want.AudioFrames || math.Abs(got.Duration-want.Duration) > 0.05 {
 			t.Errorf("recorded %+v, input %+v", got, want)
 		}
 		_, tags := readTags(t, out)
@@ -226,7 +226,7 @@ func TestRecorderFFmpeg(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := ffprobe(t, out)
-		if got.Frames["h264"] != want.Frames["h264"] || want.Frames["aac"]-got.Frames["aac"] > 1 || math.Abs(got.Duration-want.Duration) > 0.05 {
+		if got.VideoFrames != want.VideoFrames || want.AudioFrames-got.AudioFrames > 1 || math.Abs(got.Duration-want.Duration) > 0.05 {
 			t.Errorf("recorded %+v, input %+v", got, want)
 		}
 		if s := r.Stats(); s.Dropped != 0 || s.Skipped > 1 {
@@ -254,7 +254,7 @@ func TestRecorderFFmpeg(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := ffprobe(t, out)
-		if got.Frames["h264"] != 50 || math.Abs(got.Duration-2.0) > 0.05 {
+		if got.VideoFrames != 50 || math.Abs(got.Duration-2.0) > 0.05 {
 			t.Errorf("recorded %+v, want the last 2 s (50 frames)", got)
 		}
 		_, tags := readTags(t, out)
@@ -267,7 +267,7 @@ func TestRecorderFFmpeg(t *testing.T) {
 		record(t, out, RecorderOptions{Append: true}, ps) // a missing file is created
 		record(t, out, RecorderOptions{Append: true}, ps)
 		got := ffprobe(t, out)
-		if got.Frames["h264"] != 2*want.Frames["h264"] || got.Frames["aac"] != 2*want.Frames["aac"] || math.Abs(got.Duration-2*want.Duration) > 0.1 {
+		if got.VideoFrames != 2*want.VideoFrames || got.AudioFrames != 2*want.AudioFrames || math.Abs(got.Duration-2*want.Duration) > 0.1 {
 			t.Errorf("appended %+v, input %+v twice", got, want)
 		}
 		_, tags := readTags(t, out)
@@ -301,7 +301,7 @@ func TestRecorderAppendForeign(t *testing.T) {
 	record(t, out, RecorderOptions{Append: true}, fileToPackets(t, in))
 	want := ffprobe(t, in)
 	got := ffprobe(t, out)
-	if got.Frames["h264"] != 2*want.Frames["h264"] || math.Abs(got.Duration-2*want.Duration) > 0.1 {
+	if got.VideoFrames != 2*want.VideoFrames || math.Abs(got.Duration-2*want.Duration) > 0.1 {
 		t.Errorf("appended %+v, input %+v twice", got, want)
 	}
 	// Appending to something that is not FLV is refused and the file kept.
@@ -493,8 +493,8 @@ func TestRecorderCrash(t *testing.T) {
 	if lost > 2.0 || lost < -0.1 {
 		t.Errorf("ffprobe duration %.3f s after a kill at %.3f s recorded", got.Duration, float64(recorded)/1000)
 	}
-	if got.Frames["h264"] < int((got.Duration-0.2)*25) {
-		t.Errorf("%d frames over %.3f s", got.Frames["h264"], got.Duration)
+	if got.VideoFrames < int((got.Duration-0.2)*25) {
+		t.Errorf("%d frames over %.3f s", got.VideoFrames, got.Duration)
 	}
 	// Idempotent.
 	before, _ := os.ReadFile(out)

@@ -14,7 +14,7 @@ func TestHTTPFLVFFprobeAndDecode(t *testing.T) {
 	e := startEnv(t)
 	ffprobe := needTool(t, "ffprobe")
 	ffmpeg := needTool(t, "ffmpeg")
-	ffmpegPublish(t, e.rtmpURL("live/room1/cam1"), 20)
+	ffmpegPublish(t, e.rtmpURL("live/room1/cam1"), 20, 25)
 	e.waitPublishing(t, "live/room1", "cam1")
 	url := e.HTTP + "/live/room1/cam1.flv"
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +26,9 @@ import (
 )
 
 var (
-	needTool = testutil.NeedTool
-	waitFor  = testutil.WaitFor
+	needTool      = testutil.NeedTool
+	waitFor       = testutil.WaitFor
+	ffmpegPublish = testutil.FFmpegPublish // (t, url, secs, gop, extra...)
 )
 
 func testLogger() *slog.Logger {
@@ -252,37 +252,6 @@ func readFLV(t testing.TB, r io.Reader, n int) (flv.Header, []flv.Tag, error) {
 		tags = append(tags, tag)
 	}
 	return fr.Header(), tags, nil
-}
-
-// ffmpegPublish starts ffmpeg publishing a lavfi test source (H.264 320x240
-// + AAC) in real time for secs seconds.
-func ffmpegPublish(t testing.TB, url string, secs float64, extra ...string) *exec.Cmd {
-	t.Helper()
-	bin := needTool(t, "ffmpeg")
-	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-t", strconv.FormatFloat(secs, 'f', -1, 64),
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k"}
-	args = append(args, extra...)
-	args = append(args, "-f", "flv", url)
-	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("publisher stderr: %s", stderr.String())
-		}
-	})
-	return cmd
 }
 
 // waitPublishing waits until stream name in scope path has a publisher.

@@ -75,7 +75,7 @@ func dialWS(t testing.TB, e *env, path string, hdr http.Header) (*websocket.Conn
 func TestWSFLVFFmpeg(t *testing.T) {
 	e := startEnv(t)
 	ffprobe := needTool(t, "ffprobe")
-	ffmpegPublish(t, e.rtmpURL("live/cam1"), 20)
+	ffmpegPublish(t, e.rtmpURL("live/cam1"), 20, 25)
 	e.waitPublishing(t, "live", "cam1")
 	ws, _, err := dialWS(t, e, "/live/cam1.flv", nil)
 	if err != nil {
