@@ -3,7 +3,6 @@ package rtmp_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -567,76 +566,13 @@ func mustRead(t testing.TB, p string) []byte {
 
 // --- the server process: kill -9 and a full disk ------------------------------
 
-// serverProc is the scopecast binary running in a child process.
-type serverProc struct {
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	log  []string // messages logged
-}
+var buildServer = testutil.BuildScopecast
 
-func (p *serverProc) logged(msg string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range p.log {
-		if m == msg {
-			return true
-		}
-	}
-	return false
-}
-
-func buildServer(t testing.TB) string {
+// startProc runs the scopecast binary with -data data; shell, if set, is a
+// shell prefix ("ulimit -f 400;") for the exec.
+func startProc(t testing.TB, bin, data, shell string) *testutil.Scopecast {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "scopecast")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/scopecast").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startProc runs bin with -data data; shell, if set, is a shell prefix
-// ("ulimit -f 400;") for the exec.
-func startProc(t testing.TB, bin, data, shell string) *serverProc {
-	t.Helper()
-	args := []string{"-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-data", data, "-log-format", "json"}
-	var cmd *exec.Cmd
-	if shell != "" {
-		cmd = exec.Command("sh", append([]string{"-c", shell + ` exec "$0" "$@"`, bin}, args...)...)
-	} else {
-		cmd = exec.Command(bin, args...)
-	}
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serverProc{cmd: cmd}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, RTMP string }
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				continue
-			}
-			p.mu.Lock()
-			p.log = append(p.log, line.Msg)
-			p.mu.Unlock()
-			if line.Msg == "scopecast listening" {
-				addrc <- line.RTMP
-			}
-		}
-	}()
-	select {
-	case p.addr = <-addrc:
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return p
+	return testutil.StartScopecast(t, bin, data, shell)
 }
 
 // kill -9 of the server mid-recording: the next start repairs the file,
@@ -649,7 +585,7 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	file := filepath.Join(data, "streams", "live", "cam.flv")
 
 	p := startProc(t, bin, data, "")
-	s := dialSessionURL(t, "rtmp://"+p.addr+"/live")
+	s := dialSessionURL(t, "rtmp://"+p.Addr+"/live")
 	if err := s.publish(t, "cam", "record"); err != nil {
 		t.Fatal(err)
 	}
@@ -666,14 +602,14 @@ func TestRecordingSurvivesKill(t *testing.T) {
 		return f.Duration() >= 1900*time.Millisecond
 	})
 	s.send(t, upTo(cl.Tags, 2300)[len(upTo(cl.Tags, 2000)):])
-	p.cmd.Process.Kill() // SIGKILL: no shutdown, no final metadata
-	p.cmd.Wait()
+	p.Cmd.Process.Kill() // SIGKILL: no shutdown, no final metadata
+	p.Cmd.Wait()
 	if _, err := os.Stat(file + flv.MarkerSuffix); err != nil {
 		t.Fatalf("no marker after the kill: %v", err)
 	}
 
 	p2 := startProc(t, bin, data, "")
-	if !p2.logged("recording repaired after a crash") {
+	if !p2.Logged("recording repaired after a crash") {
 		t.Error("the restart did not report a repair")
 	}
 	if _, err := os.Stat(file + flv.MarkerSuffix); !errors.Is(err, os.ErrNotExist) {
@@ -685,13 +621,13 @@ func TestRecordingSurvivesKill(t *testing.T) {
 		t.Errorf("repaired duration %.3f s; the kill came after 2.0-2.3 s", fi.Duration)
 	}
 	// And it plays over RTMP.
-	v := dialSessionURL(t, "rtmp://"+p2.addr+"/live")
+	v := dialSessionURL(t, "rtmp://"+p2.Addr+"/live")
 	if got := v.call(t, 5, "getStreamLength", "cam"); !near(got.(float64), fi.Duration, 0.1) {
 		t.Errorf("getStreamLength = %v, file %.3f s", got, fi.Duration)
 	}
 
 	// SIGTERM mid-recording: the shutdown finalizes the file, no repair needed.
-	s2 := dialSessionURL(t, "rtmp://"+p2.addr+"/live")
+	s2 := dialSessionURL(t, "rtmp://"+p2.Addr+"/live")
 	if err := s2.publish(t, "cam2", "record"); err != nil {
 		t.Fatal(err)
 	}
@@ -706,8 +642,8 @@ func TestRecordingSurvivesKill(t *testing.T) {
 		defer f.Close()
 		return f.Duration() >= 900*time.Millisecond
 	})
-	p2.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p2.cmd.Wait(); err != nil {
+	p2.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := p2.Cmd.Wait(); err != nil {
 		t.Errorf("server after SIGTERM: %v", err)
 	}
 	if _, err := os.Stat(file2 + flv.MarkerSuffix); !errors.Is(err, os.ErrNotExist) {
@@ -726,12 +662,12 @@ func TestRecordingDiskFull(t *testing.T) {
 	bin := buildServer(t)
 	data := t.TempDir()
 	p := startProc(t, bin, data, "ulimit -f 200;") // 200 blocks of 512 bytes: 100 KiB per file
-	s := dialSessionURL(t, "rtmp://"+p.addr+"/live")
+	s := dialSessionURL(t, "rtmp://"+p.Addr+"/live")
 	if err := s.publish(t, "cam", "record"); err != nil {
 		t.Fatal(err)
 	}
 	s.waitCode(t, "NetStream.Record.Start")
-	pl := dialSessionURL(t, "rtmp://"+p.addr+"/live")
+	pl := dialSessionURL(t, "rtmp://"+p.Addr+"/live")
 	pl.play(t, "cam", -1000, -1)
 	pl.waitCode(t, "NetStream.Play.Start")
 	// Half a second fits and reaches the file; the next flush does not fit.

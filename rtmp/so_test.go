@@ -312,36 +312,12 @@ func TestSharedObjectsAMF3AndSend(t *testing.T) {
 // every acknowledged change is there.
 func TestPersistentSharedObjectSurvivesKill(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "scopecast")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/scopecast").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildServer(t)
 	data := t.TempDir()
 	start := func() (*exec.Cmd, string) {
 		t.Helper()
-		cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-data", data, "-log-format", "json")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		addrc := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				var line struct{ Msg, RTMP string }
-				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "scopecast listening" {
-					addrc <- line.RTMP
-				}
-			}
-		}()
-		select {
-		case addr := <-addrc:
-			return cmd, addr
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("server did not start")
-			return nil, ""
-		}
+		p := startProc(t, bin, data, "")
+		return p.Cmd, p.Addr
 	}
 	cmd, addr := start()
 	p := dialSOPeer(t, "rtmp://"+addr+"/chat/vault", false)

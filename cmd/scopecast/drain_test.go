@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -24,77 +22,13 @@ import (
 	"github.com/scopecast/scopecast/stream/flv"
 )
 
-// drainProc is the scopecast binary in a child process, logging JSON.
-type drainProc struct {
-	cmd  *exec.Cmd
-	addr string // RTMP
+var buildBinary = testutil.BuildScopecast
 
-	mu   sync.Mutex
-	msgs []string
-	done chan struct{} // the log ended (the process exited)
-}
-
-func (p *drainProc) logged(msg string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range p.msgs {
-		if m == msg {
-			return true
-		}
-	}
-	return false
-}
-
-func buildBinary(t *testing.T) string {
+// startBinary runs the scopecast binary with data as its data directory and
+// the extra flags, logging JSON.
+func startBinary(t *testing.T, bin, data string, extra ...string) *testutil.Scopecast {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "scopecast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func startBinary(t *testing.T, bin, data string, extra ...string) *drainProc {
-	t.Helper()
-	args := append([]string{"-rtmp", "127.0.0.1:0", "-http", "", "-admin", "", "-data", data, "-log-format", "json"}, extra...)
-	cmd := exec.Command(bin, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &drainProc{cmd: cmd, done: make(chan struct{})}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	addrc := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct{ Msg, RTMP string }
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				continue
-			}
-			p.mu.Lock()
-			p.msgs = append(p.msgs, line.Msg)
-			p.mu.Unlock()
-			if line.Msg == "scopecast listening" {
-				addrc <- line.RTMP
-			}
-		}
-	}()
-	select {
-	case p.addr = <-addrc:
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return p
+	return testutil.StartScopecast(t, bin, data, "", extra...)
 }
 
 // soPeer is an rtmp/client connection that speaks shared objects (AMF0).
@@ -230,7 +164,7 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 	p := startBinary(t, bin, data, "-shutdown-grace", grace.String())
 
 	// A persistent shared-object change, acknowledged.
-	so := dialSO(t, "rtmp://"+p.addr+"/chat/room1")
+	so := dialSO(t, "rtmp://"+p.Addr+"/chat/room1")
 	so.write(t, sharedobject.Event{Type: sharedobject.EventUse})
 	so.write(t, sharedobject.Event{Type: sharedobject.EventRequestChange, Key: "color", Value: "blue"})
 	testutil.WaitFor(t, 10*time.Second, "the change acknowledged", func() bool {
@@ -239,7 +173,7 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 	})
 
 	// ffmpeg records by stream key.
-	pub := testutil.FFmpegPublish(t, "rtmp://"+p.addr+"/live/cam?mode=record", 60, 25)
+	pub := testutil.FFmpegPublish(t, "rtmp://"+p.Addr+"/live/cam?mode=record", 60, 25)
 	file := filepath.Join(data, "streams", "live", "cam.flv")
 	var recStart time.Time
 	testutil.WaitFor(t, 20*time.Second, "the recording", func() bool {
@@ -247,7 +181,7 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 		recStart = time.Now()
 		return err == nil
 	})
-	enh, reconnect := enhancedClient(t, p.addr, "live")
+	enh, reconnect := enhancedClient(t, p.Addr, "live")
 	defer enh.Close()
 	testutil.WaitFor(t, 20*time.Second, "3 s recorded", func() bool {
 		f, err := flv.OpenFile(file)
@@ -259,7 +193,7 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 	})
 
 	sig := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	published := sig.Sub(recStart).Seconds()
@@ -274,7 +208,7 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 		t.Error("no ReconnectRequest")
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
+	go func() { exited <- p.Cmd.Wait() }()
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -284,9 +218,9 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 		t.Fatalf("server still running %v after SIGTERM", grace+2*time.Second)
 	}
 	took := time.Since(sig)
-	<-p.done
+	<-p.Done
 	for _, msg := range []string{"shutting down", "draining: asked clients to reconnect", "drain ended"} {
-		if !p.logged(msg) {
+		if !p.Logged(msg) {
 			t.Errorf("not logged: %q", msg)
 		}
 	}
@@ -321,10 +255,10 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 
 	// The restart: nothing to repair, and the acknowledged change is there.
 	p2 := startBinary(t, bin, data)
-	if p2.logged("recording repaired after a crash") {
+	if p2.Logged("recording repaired after a crash") {
 		t.Error("the restart repaired the recording: it was not finalized")
 	}
-	so2 := dialSO(t, "rtmp://"+p2.addr+"/chat/room1")
+	so2 := dialSO(t, "rtmp://"+p2.Addr+"/chat/room1")
 	so2.write(t, sharedobject.Event{Type: sharedobject.EventUse})
 	testutil.WaitFor(t, 10*time.Second, "the persistent change after the restart", func() bool {
 		e, ok := so2.find(sharedobject.EventChange, "color")

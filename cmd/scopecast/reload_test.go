@@ -18,7 +18,7 @@ func TestReloadBySIGHUP(t *testing.T) {
 	bin := buildBinary(t)
 	file := writeConfig(t, "auth:\n  apps:\n    live:\n      publish:\n        keys: [old]\n")
 	p := startBinary(t, bin, t.TempDir(), "-config", file)
-	base := "rtmp://" + p.addr + "/live/"
+	base := "rtmp://" + p.Addr + "/live/"
 
 	pub := testutil.FFmpegPublish(t, base+"cam1?key=old", 120, 25)
 	pubDone := make(chan struct{})
@@ -27,14 +27,14 @@ func TestReloadBySIGHUP(t *testing.T) {
 		pub.Process.Kill()
 		<-pubDone
 	}()
-	testutil.WaitFor(t, 20*time.Second, "the publisher", func() bool { return p.logged("publishing") })
+	testutil.WaitFor(t, 20*time.Second, "the publisher", func() bool { return p.Logged("publishing") })
 
 	hup := func(want string) {
 		t.Helper()
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		testutil.WaitFor(t, 10*time.Second, want, func() bool { return p.logged(want) })
+		testutil.WaitFor(t, 10*time.Second, want, func() bool { return p.Logged(want) })
 	}
 	if err := os.WriteFile(file, []byte("auth:\n  apps:\n    live:\n      publish:\n        keys: [new]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,24 +68,14 @@ func TestReloadBySIGHUP(t *testing.T) {
 		t.Fatal("the publisher ended during the reloads (its stderr is logged)")
 	default:
 	}
-	unpublishes := func() int {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		n := 0
-		for _, m := range p.msgs {
-			if m == "unpublished" {
-				n++
-			}
-		}
-		return n
-	}
+	unpublishes := func() int { return p.Count("unpublished") }
 	testutil.WaitFor(t, 10*time.Second, "the short publishers' unpublishes", func() bool { return unpublishes() >= 2 })
 	if unpublished := unpublishes(); unpublished != 2 { // cam3 and cam5; cam1 goes on
 		t.Errorf("%d unpublishes, want 2", unpublished)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server did not stop")
 	}
