@@ -22,30 +22,8 @@ import (
 // the status page is served.
 func TestAdminAPIOnTheCommand(t *testing.T) {
 	ffmpeg := testutil.NeedTool(t, "ffmpeg")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyc := make(chan listeners, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"-rtmp", "127.0.0.1:0", "-http", "", "-admin", "127.0.0.1:0",
-			"-data", t.TempDir(), "-log-level", "warn"}, io.Discard, func(l listeners) { readyc <- l })
-	}()
-	var ls listeners
-	select {
-	case ls = <-readyc:
-	case err := <-errc:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
-	defer func() {
-		cancel()
-		select {
-		case <-errc:
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return")
-		}
-	}()
+	ls, _ := runCmd(t, "-rtmp", "127.0.0.1:0", "-http", "", "-admin", "127.0.0.1:0",
+		"-data", t.TempDir(), "-log-level", "warn")
 	admin := "http://" + ls.Admin.String()
 	rtmpURL := "rtmp://" + ls.RTMP.String() + "/live/cam1"
 
@@ -103,7 +81,7 @@ func TestAdminAPIOnTheCommand(t *testing.T) {
 
 	// An ffmpeg player (live only), then the project's client in the same scope.
 	player := start("-rtmp_live", "live", "-i", rtmpURL, "-f", "null", "-")
-	c, err := client.Dial(ctx, "rtmp://"+ls.RTMP.String()+"/live", client.Options{})
+	c, err := client.Dial(context.Background(), "rtmp://"+ls.RTMP.String()+"/live", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

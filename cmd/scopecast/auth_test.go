@@ -33,41 +33,8 @@ import (
 // text) and extra flags, on loopback port 0; it stops at the end of the test.
 func startRun(t *testing.T, configText string, extra ...string) listeners {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "scopecast.yaml")
-	if err := os.WriteFile(file, []byte(configText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	readyc := make(chan listeners, 1)
-	errc := make(chan error, 1)
-	var logw io.Writer = io.Discard
-	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
-		logw = os.Stderr
-	}
-	args := append([]string{"-config", file, "-rtmp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "",
-		"-data", t.TempDir(), "-log-level", "debug"}, extra...)
-	go func() { errc <- run(ctx, args, logw, func(l listeners) { readyc <- l }) }()
-	var ls listeners
-	select {
-	case ls = <-readyc:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("not ready")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return")
-		}
-	})
+	ls, _ := runCmd(t, append([]string{"-config", writeConfig(t, configText), "-rtmp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "",
+		"-data", t.TempDir(), "-log-level", "debug"}, extra...)...)
 	return ls
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +22,10 @@ import (
 // serves RTMP, the public page, metrics and the scope API, and stops cleanly
 // when its context ends.
 func TestRunServesAndStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	readyc := make(chan listeners, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"-rtmp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
-			"-data", t.TempDir(), "-log-level", "warn"}, io.Discard, func(l listeners) { readyc <- l })
-	}()
-	var ls listeners
-	select {
-	case ls = <-readyc:
-	case err := <-errc:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	ls, stop := runCmd(t, "-rtmp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-admin", "127.0.0.1:0",
+		"-data", t.TempDir(), "-log-level", "warn")
 
-	dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
 	c, err := client.Dial(dctx, "rtmp://"+ls.RTMP.String()+"/live/room9", client.Options{})
 	if err != nil {
@@ -128,15 +116,59 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Errorf("run after cancel: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := stop(); err != nil {
+		t.Errorf("run after cancel: %v", err)
 	}
+}
+
+// runCmd runs the command in this process with args and waits until it
+// listens (SCOPECAST_TEST_LOG=1 shows its log). stop cancels it and returns
+// what run returned; a run that does not return within 20 s fails the test.
+// It is stopped when the test ends if not before, and must return nil then.
+func runCmd(t *testing.T, args ...string) (ls listeners, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	readyc := make(chan listeners, 1)
+	errc := make(chan error, 1)
+	var logw io.Writer = io.Discard
+	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
+		logw = os.Stderr
+	}
+	go func() { errc <- run(ctx, args, logw, func(l listeners) { readyc <- l }) }()
+	select {
+	case ls = <-readyc:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("not ready")
+	}
+	var (
+		once    sync.Once
+		stopped bool // by the test, which checks the error
+		runErr  error
+	)
+	halt := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(20 * time.Second):
+				t.Fatal("run did not return after cancel")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if stopped {
+			return
+		}
+		if err := halt(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return ls, func() error { stopped = true; return halt() }
 }
 
 func TestFlagErrors(t *testing.T) {
