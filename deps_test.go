@@ -34,6 +34,7 @@ var allowed = map[string][]string{
 	"rtmp":                   {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait", "scope", "stream", "stream/flv", "sharedobject"},
 	"wsbridge":               {"scope", "sharedobject", "rtmp/amf", "github.com/gorilla/websocket"},
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
+	"apps/live":              {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf", "apps/chat"}, // the chat client beside the player
 	"cmd/...":                {"*"},
 	"internal/testutil":      {"github.com/chromedp/chromedp"},
 	"internal/admin":         {"rtmp", "rtmp/amf", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},

@@ -11,15 +11,25 @@ import (
 var (
 	//go:embed web/index.html
 	pageHTML string
+	//go:embed web/client.js
+	clientJS string
 	//go:embed web/chat.js
-	pageJS string
+	chatJS string
 	//go:embed web/chat.css
 	pageCSS string
 )
 
-// page is the chat page with its script and style inlined, and the Content
-// Security Policy that allows exactly those.
+// page is the chat page with its script (the client, then the page's own)
+// and style inlined, and the Content Security Policy that allows exactly
+// those.
 var page, pageCSP = buildPage()
+
+// ClientScript returns the chat client, web/client.js: a classic script that
+// defines scopecastChat(opts), which runs the room's chat in the page's
+// elements #log, #users, #form, #msg, #nameform and #name. The chat page
+// inlines it before its own script; so does the live page (apps/live), for
+// the chat beside its player.
+func ClientScript() string { return clientJS }
 
 func buildPage() ([]byte, string) {
 	hash := func(s string) string {
@@ -27,6 +37,7 @@ func buildPage() ([]byte, string) {
 		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 	}
 	html := strings.Replace(pageHTML, "{{STYLE}}", pageCSS, 1)
+	pageJS := clientJS + "\n" + chatJS
 	html = strings.Replace(html, "{{SCRIPT}}", pageJS, 1)
 	csp := "default-src 'none'; script-src " + hash(pageJS) + "; style-src " + hash(pageCSS) +
 		"; connect-src 'self' ws: wss:; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

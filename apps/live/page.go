@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/scopecast/scopecast/apps/chat"
 	"github.com/scopecast/scopecast/scope"
 )
 
@@ -36,12 +37,13 @@ var (
 	playerLicense     = []byte(mustRead("web/vendor/LICENSE") + "\n\n---- bundled notices (mpegts.js.LICENSE.txt) ----\n\n" + mustRead("web/vendor/mpegts.js.LICENSE.txt"))
 )
 
-// buildPage inlines the page's script and style and returns the page with
-// the Content Security Policy that allows exactly those, the player library
-// from this server, media from blob: URLs (Media Source Extensions) and
-// connections to this server (HTTP-FLV, WebSocket-FLV, the chat).
+// buildPage inlines the page's script (apps/chat's client, then the page's
+// own) and style and returns the page with the Content Security Policy that
+// allows exactly those, the player library from this server, media from
+// blob: URLs (Media Source Extensions) and connections to this server
+// (HTTP-FLV, WebSocket-FLV, the chat).
 func buildPage() ([]byte, string) {
-	js, css := mustRead("web/live.js"), mustRead("web/live.css")
+	js, css := chat.ClientScript()+"\n"+mustRead("web/live.js"), mustRead("web/live.css")
 	hash := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
 		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"

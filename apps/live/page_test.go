@@ -1,12 +1,15 @@
 package live_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/scopecast/scopecast/apps/chat"
 	"github.com/scopecast/scopecast/apps/live"
 )
 
@@ -50,6 +53,17 @@ func TestPageSelfContained(t *testing.T) {
 		}
 	}
 	body := rec.Body.String()
+	// One inline script, allowed by its hash: apps/chat's client, then the
+	// player's script, which calls it.
+	_, rest, _ := strings.Cut(body, "<script>")
+	js, _, _ := strings.Cut(rest, "</script>")
+	sum := sha256.Sum256([]byte(js))
+	if !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+		t.Errorf("the CSP %q does not allow the inline script", csp)
+	}
+	if !strings.HasPrefix(js, chat.ClientScript()) || !strings.Contains(js, "scopecastChat({") {
+		t.Errorf("the inline script is not the chat client and the page's call: %.300q", js)
+	}
 	for _, bad := range []string{"http://", "https://", "innerHTML", "//cdn"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("the page contains %q", bad)
