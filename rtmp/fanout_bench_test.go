@@ -2,25 +2,11 @@ package rtmp
 
 import (
 	"fmt"
-	"net"
 	"testing"
-	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/stream"
 )
-
-// discardConn is a socket that takes every write at once: the benchmark
-// measures the server's own work per delivered frame, not the kernel's.
-type discardConn struct{}
-
-func (discardConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
-func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
-func (discardConn) Close() error                     { return nil }
-func (discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (discardConn) SetDeadline(time.Time) error      { return nil }
-func (discardConn) SetReadDeadline(time.Time) error  { return nil }
-func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 
 // BenchmarkFanout publishes one 10 KB video frame per op to N players: the
 // stream's offer to every queue, then each player's writer round (pop, shared
@@ -37,7 +23,7 @@ func BenchmarkFanout(b *testing.B) {
 			srv := &Server{}
 			conns := make([]*Conn, n)
 			for i := range conns {
-				c := newConn(srv, discardConn{}, "rtmp")
+				c := newConn(srv, testutil.DiscardConn{}, "rtmp")
 				c.w.init(c)
 				c.w.chunkSize = DefaultChunkSize
 				ps := &playSub{msid: 1, name: "bench", st: st, sub: st.Subscribe(c.notify)}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -82,12 +81,7 @@ func startServer(t testing.TB, opts ...serverOpt) *testServer {
 	return &testServer{Addr: l.Addr().String(), Srv: srv, Scopes: scopes}
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+var testLogger = testutil.Logger
 
 // waitPublishing waits until stream name in scope path has a publisher.
 func (ts *testServer) waitPublishing(t testing.TB, path, name string) *stream.Stream {

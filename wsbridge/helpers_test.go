@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,12 +48,7 @@ type env struct {
 	Chat    *chat.App
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+var testLogger = testutil.Logger
 
 func startEnv(t testing.TB, configure ...func(*wsbridge.Handler)) *env {
 	t.Helper()

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -27,12 +25,7 @@ import (
 	"github.com/scopecast/scopecast/wsbridge"
 )
 
-func testLogger() *slog.Logger {
-	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+var testLogger = testutil.Logger
 
 // probedApp is the live application with a Play hook that notes when each
 // play starts.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -58,9 +57,7 @@ type env struct {
 	Dir     string // StreamsDir
 }
 
-func testLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+var testLogger = testutil.Logger
 
 func startEnv(t *testing.T, perStream bool) *env {
 	t.Helper()

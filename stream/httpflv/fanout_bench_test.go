@@ -4,23 +4,10 @@ import (
 	"fmt"
 	"net"
 	"testing"
-	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/stream"
 )
-
-// discardConn is a socket that takes every write at once: the benchmark
-// measures the server's own work per delivered frame, not the kernel's.
-type discardConn struct{}
-
-func (discardConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
-func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
-func (discardConn) Close() error                     { return nil }
-func (discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (discardConn) SetDeadline(time.Time) error      { return nil }
-func (discardConn) SetReadDeadline(time.Time) error  { return nil }
-func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 
 // benchPlayer is a reader as serve sets it up, writing to nc.
 func benchPlayer(h *Handler, st *stream.Stream, mode int, nc net.Conn) *player {
@@ -52,7 +39,7 @@ func BenchmarkFanout(b *testing.B) {
 				h := &Handler{}
 				ps := make([]*player, n)
 				for i := range ps {
-					ps[i] = benchPlayer(h, st, mode.m, discardConn{})
+					ps[i] = benchPlayer(h, st, mode.m, testutil.DiscardConn{})
 				}
 				payload := make([]byte, 10_000)
 				payload[0], payload[1] = 0x27, 1

@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,12 +29,7 @@ var (
 	ffmpegPublish = testutil.FFmpegPublish // (t, url, secs, gop, extra...)
 )
 
-func testLogger() *slog.Logger {
-	if os.Getenv("SCOPECAST_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+var testLogger = testutil.Logger
 
 // env is a scope tree with the live app (and a "guarded" app whose hooks the
 // tests set), an RTMP server and an HTTP server with the FLV handler, on
