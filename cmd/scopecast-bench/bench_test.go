@@ -78,9 +78,9 @@ func startServer(t *testing.T) string {
 	return base
 }
 
-// startServers runs an in-process server and an RTMPT handler for it on a
-// loopback HTTP port: rtmp://… and rtmpt://… base URLs.
-func startServers(t *testing.T) (string, string) {
+// startRTMP runs an in-process RTMP server with the live app on a loopback
+// port until the test ends: the server and its rtmp:// base URL.
+func startRTMP(t *testing.T) (*rtmp.Server, string) {
 	t.Helper()
 	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: quiet})
 	if err := scopes.Register(live.Name, live.New()); err != nil {
@@ -98,6 +98,14 @@ func startServers(t *testing.T) (string, string) {
 		srv.Shutdown(ctx)
 		scopes.Shutdown(ctx)
 	})
+	return srv, "rtmp://" + l.Addr().String()
+}
+
+// startServers runs an in-process server and an RTMPT handler for it on a
+// loopback HTTP port: rtmp://… and rtmpt://… base URLs.
+func startServers(t *testing.T) (string, string) {
+	t.Helper()
+	srv, base := startRTMP(t)
 	h := &rtmp.RTMPTHandler{Server: srv}
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -106,7 +114,22 @@ func startServers(t *testing.T) (string, string) {
 		h.Shutdown(ctx)
 		hs.Close()
 	})
-	return "rtmp://" + l.Addr().String(), "rtmpt://" + strings.TrimPrefix(hs.URL, "http://")
+	return base, "rtmpt://" + strings.TrimPrefix(hs.URL, "http://")
+}
+
+// runBench runs the bench with cfg (at most 20 s) and logs its text report.
+func runBench(t *testing.T, cfg Config) (*Report, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("report:\n%s", text.String())
+	return rep, text.String()
 }
 
 func TestBenchInProcess(t *testing.T) {
@@ -120,15 +143,7 @@ func TestBenchInProcess(t *testing.T) {
 		Ramp:     100,
 		PID:      os.Getpid(), // the server runs in this process
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	t.Logf("report:\n%s", text.String())
+	rep, text := runBench(t, cfg)
 
 	if rep.Started != 20 || rep.Connected != 20 || rep.Failed != 0 || rep.Disconnected != 0 || len(rep.Errors) != 0 {
 		t.Errorf("players: %d started, %d connected, %d failed, %d disconnected, errors %v; want all 20 connected",
@@ -165,7 +180,7 @@ func TestBenchInProcess(t *testing.T) {
 	if s := rep.Server; s == nil || s.RSSAfterKB == 0 || s.CPUSeconds < 0 {
 		t.Errorf("server figures %+v", s)
 	}
-	if !strings.Contains(text.String(), "behind:") || !strings.Contains(text.String(), "95%") {
+	if !strings.Contains(text, "behind:") || !strings.Contains(text, "95%") {
 		t.Error("text report lacks the behind line and its definition")
 	}
 	if _, err := json.Marshal(rep); err != nil {
@@ -272,15 +287,7 @@ func TestBenchRTMPT(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{URL: tbase + "/live/bench", FLV: src, Players: 20, Duration: 3 * time.Second, Ramp: 100, SourceIPs: ips}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	t.Logf("report:\n%s", text.String())
+	rep, _ := runBench(t, cfg)
 	if rep.Connected != 20 || rep.Failed != 0 || rep.Disconnected != 0 || len(rep.Errors) != 0 {
 		t.Errorf("players: %d connected, %d failed, %d disconnected, errors %v; want all 20 connected",
 			rep.Connected, rep.Failed, rep.Disconnected, rep.Errors)
@@ -298,12 +305,7 @@ func TestBenchPlayerURL(t *testing.T) {
 	base, tbase := startServers(t)
 	src := writeSyntheticFLV(t, 2*time.Second, 4000)
 	cfg := Config{URL: base + "/live/mix", PlayerURL: tbase + "/live/mix", FLV: src, Players: 5, Duration: 2500 * time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, _ := runBench(t, cfg)
 	if rep.Connected != 5 || rep.Behind != 0 || rep.PlayerURL != cfg.PlayerURL || rep.PerPlayerMbps <= 0 {
 		t.Errorf("report %+v", rep)
 	}

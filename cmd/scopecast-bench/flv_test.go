@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scopecast/scopecast/apps/live"
-	"github.com/scopecast/scopecast/rtmp"
-	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream/httpflv"
 )
 
@@ -21,17 +16,8 @@ import (
 // loopback ports: the rtmp:// base URL and the HTTP host:port.
 func startFLVServer(t *testing.T) (string, string) {
 	t.Helper()
-	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: quiet})
-	if err := scopes.Register(live.Name, live.New()); err != nil {
-		t.Fatal(err)
-	}
-	srv := &rtmp.Server{Scopes: scopes, Logger: quiet}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	h := &httpflv.Handler{Scopes: scopes, Logger: quiet}
+	srv, base := startRTMP(t)
+	h := &httpflv.Handler{Scopes: srv.Scopes, Logger: quiet}
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +29,8 @@ func startFLVServer(t *testing.T) (string, string) {
 		defer cancel()
 		hs.Shutdown(ctx)
 		h.Shutdown(ctx)
-		srv.Shutdown(ctx)
-		scopes.Shutdown(ctx)
 	})
-	return "rtmp://" + l.Addr().String(), hl.Addr().String()
+	return base, hl.Addr().String()
 }
 
 // HTTP-FLV and WebSocket-FLV players: all connect, none behind, keyframe
@@ -65,15 +49,7 @@ func TestBenchFLVPlayers(t *testing.T) {
 				Ramp:      100,
 				PID:       os.Getpid(),
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			rep, err := Run(ctx, cfg, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var text bytes.Buffer
-			rep.WriteText(&text)
-			t.Logf("report:\n%s", text.String())
+			rep, text := runBench(t, cfg)
 			if rep.Connected != 20 || rep.Failed != 0 || rep.Disconnected != 0 || len(rep.Errors) != 0 {
 				t.Errorf("players: %d connected, %d failed, %d disconnected, errors %v", rep.Connected, rep.Failed, rep.Disconnected, rep.Errors)
 			}
@@ -86,7 +62,7 @@ func TestBenchFLVPlayers(t *testing.T) {
 			if l := rep.Latency; l == nil || l.Frames == 0 || l.MedianMS > 1000 || l.MedianMS > l.P99MS || l.P99MS > l.MaxMS {
 				t.Errorf("latency %+v", l)
 			}
-			if !strings.Contains(text.String(), "latency:") {
+			if !strings.Contains(text, "latency:") {
 				t.Error("no latency line")
 			}
 		})
