@@ -29,39 +29,31 @@ func TestReloadBySIGHUP(t *testing.T) {
 	}()
 	testutil.WaitFor(t, 20*time.Second, "the publisher", func() bool { return p.Logged("publishing") })
 
-	hup := func(want string) {
+	// reload writes text to the file and sends SIGHUP; once want is logged,
+	// new publishers need the key "new": "old" is refused.
+	reload := func(text, want, when, oldCam, newCam string) {
 		t.Helper()
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		testutil.WaitFor(t, 10*time.Second, want, func() bool { return p.Logged(want) })
+		if out, ok := ffmpegPublish(t, base+oldCam+"?key=old", 0.5); ok || !strings.Contains(out, "Publish rejected: wrong key") {
+			t.Errorf("old key %s: ok=%v:\n%s", when, ok, out)
+		}
+		if out, ok := ffmpegPublish(t, base+newCam+"?key=new", 0.5); !ok {
+			t.Errorf("new key %s: %s", when, out)
+		}
 	}
-	if err := os.WriteFile(file, []byte("auth:\n  apps:\n    live:\n      publish:\n        keys: [new]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hup("configuration reloaded")
-
-	if out, ok := ffmpegPublish(t, base+"cam2?key=old", 0.5); ok || !strings.Contains(out, "Publish rejected: wrong key") {
-		t.Errorf("old key after reload: ok=%v:\n%s", ok, out)
-	}
-	if out, ok := ffmpegPublish(t, base+"cam3?key=new", 0.5); !ok {
-		t.Errorf("new key after reload: %s", out)
-	}
+	reload("auth:\n  apps:\n    live:\n      publish:\n        keys: [new]\n", "configuration reloaded", "after reload", "cam2", "cam3")
 	if out, ok := ffmpegPlay(t, base+"cam1"); !ok {
 		t.Errorf("the stream published before the reload does not play: %s", out)
 	}
-
 	// A broken file: logged, the rules in force stay.
-	if err := os.WriteFile(file, []byte("auth:\n  apps:\n    live:\n      publish:\n        allow: [10.0.0/8]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hup("reload failed: the configuration in force is kept")
-	if out, ok := ffmpegPublish(t, base+"cam4?key=old", 0.5); ok || !strings.Contains(out, "Publish rejected: wrong key") {
-		t.Errorf("old key after a failed reload: ok=%v:\n%s", ok, out)
-	}
-	if out, ok := ffmpegPublish(t, base+"cam5?key=new", 0.5); !ok {
-		t.Errorf("new key after a failed reload: %s", out)
-	}
+	reload("auth:\n  apps:\n    live:\n      publish:\n        allow: [10.0.0/8]\n", "reload failed: the configuration in force is kept",
+		"after a failed reload", "cam4", "cam5")
 
 	select {
 	case <-pubDone:
