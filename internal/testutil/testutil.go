@@ -1,6 +1,11 @@
 // Package testutil holds the helpers the integration tests of several packages
-// share: polling with a deadline (tests never sleep for a fixed time) and
-// finding the real third-party clients they drive.
+// share: polling with a deadline (tests never sleep for a fixed time), finding
+// the real third-party clients they drive, the ffmpeg test pattern they
+// publish and the ffprobe checks of what comes out, headless Chromium and
+// the screenshots kept as artefacts, the scopecast binary in a child process,
+// and small fixtures (a logger, a discarding socket, a self-signed
+// certificate). It imports no package of the module, so that any package's
+// tests may use it.
 package testutil
 
 import (
