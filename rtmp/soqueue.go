@@ -12,6 +12,13 @@ import (
 // DefaultSOMergeWindow is Server.SOMergeWindow's default.
 const DefaultSOMergeWindow = 5 * time.Millisecond
 
+// A busy subscriber's hold grows (doubling) while each gathers at least
+// soGrowAt batches, up to maxSOWindowFactor × SOMergeWindow.
+const (
+	soGrowAt          = 8
+	maxSOWindowFactor = 4
+)
+
 // MaxSOQueue bounds the shared-object batches waiting for one connection's
 // writer: two seconds of an object changed 1000 times a second. A client
 // that lets more pile up is not reading and is closed.

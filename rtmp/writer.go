@@ -135,6 +135,11 @@ func (c *Conn) writeLoop() {
 	// for the next batch first and then for the timer. A hold that gathers
 	// nothing ends it.
 	soBusy := false
+	// soWindow is the busy hold: it doubles, up to maxSOWindowFactor times
+	// SOMergeWindow, while holds keep gathering many batches (an object
+	// changed hundreds of times a second: fewer, larger writes), and falls
+	// back to SOMergeWindow when they gather few.
+	soWindow := w.soMerge
 	for {
 		closing := false
 		soFired := false
@@ -191,6 +196,12 @@ func (c *Conn) writeLoop() {
 		}
 		if soFired {
 			soBusy = taken > 1
+			switch {
+			case taken >= soGrowAt:
+				soWindow = min(2*soWindow, maxSOWindowFactor*w.soMerge)
+			case taken < soGrowAt/2:
+				soWindow = w.soMerge
+			}
 		}
 		if len(w.bufs) == 0 {
 			if closing {
@@ -215,7 +226,7 @@ func (c *Conn) writeLoop() {
 		if taken > 0 {
 			soLast = time.Now()
 			if soBusy && !soHolding && w.soMerge > 0 {
-				soMerge.Reset(w.soMerge)
+				soMerge.Reset(soWindow)
 				soHolding = true
 			}
 		}
