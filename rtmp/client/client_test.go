@@ -195,15 +195,17 @@ func media() []chunk.Message {
 
 func TestPublishPlayRoundTrip(t *testing.T) {
 	base := startServer(t)
-	roundTrip(t, base, base)
+	roundTrip(t, base, base, "room")
 }
 
 // roundTrip publishes media() from pubBase and plays it from playBase (the
-// same server, over RTMP or RTMPT) and checks that it arrives intact.
-func roundTrip(t *testing.T, pubBase, playBase string) {
+// same server, over RTMP or RTMPT) in /live/<room> and checks that it arrives
+// intact. Runs sharing a server use rooms of their own: a finished run's
+// connections leave the server asynchronously, and its stream name with them.
+func roundTrip(t *testing.T, pubBase, playBase, room string) {
 	ctx := testCtx(t)
 	base := pubBase
-	pub := dial(t, base+"/live/room", client.Options{ChunkSize: 1000})
+	pub := dial(t, base+"/live/"+room, client.Options{ChunkSize: 1000})
 	psid, err := pub.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +215,7 @@ func roundTrip(t *testing.T, pubBase, playBase string) {
 	}
 
 	// A second publisher of the same name is refused with a status.
-	pub2 := dial(t, base+"/live/room", client.Options{})
+	pub2 := dial(t, base+"/live/"+room, client.Options{})
 	sid2, err := pub2.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +258,7 @@ func roundTrip(t *testing.T, pubBase, playBase string) {
 		t.Fatal(err)
 	}
 
-	play := dial(t, playBase+"/live/room", client.Options{})
+	play := dial(t, playBase+"/live/"+room, client.Options{})
 	sid, err := play.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)

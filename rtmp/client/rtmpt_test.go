@@ -76,9 +76,9 @@ func TestRTMPTDialConnectCall(t *testing.T) {
 func TestRTMPTPublishPlay(t *testing.T) {
 	base, srv := startServerSrv(t)
 	tbase, h := startRTMPT(t, srv)
-	t.Run("rtmpt to rtmpt", func(t *testing.T) { roundTrip(t, tbase, tbase) })
-	t.Run("rtmp to rtmpt", func(t *testing.T) { roundTrip(t, base, tbase) })
-	t.Run("rtmpt to rtmp", func(t *testing.T) { roundTrip(t, tbase, base) })
+	t.Run("rtmpt to rtmpt", func(t *testing.T) { roundTrip(t, tbase, tbase, "a") })
+	t.Run("rtmp to rtmpt", func(t *testing.T) { roundTrip(t, base, tbase, "b") })
+	t.Run("rtmpt to rtmp", func(t *testing.T) { roundTrip(t, tbase, base, "c") })
 	if h.Stats().BytesIn.Load() == 0 || h.Stats().BytesOut.Load() == 0 {
 		t.Errorf("rtmpt carried %d bytes in, %d out", h.Stats().BytesIn.Load(), h.Stats().BytesOut.Load())
 	}
@@ -235,5 +235,5 @@ func TestRTMPTNoKeepAlive(t *testing.T) {
 		hs.Close()
 	})
 	tbase := "rtmpt://" + strings.TrimPrefix(hs.URL, "http://")
-	roundTrip(t, base, tbase)
+	roundTrip(t, base, tbase, "room")
 }
