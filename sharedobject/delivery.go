@@ -48,20 +48,21 @@ type Delivery struct {
 		b    []byte
 		err  error
 	}
-	wire wireMemo // framed shared payloads (Delivery.Framed)
+	wire wireMemo // encodings shared by the recipients with no events of their own (Shared)
 }
 
-// wireSlots bounds the framings a Delivery keeps: layouts × transport
-// framings (chunk sizes) in use by its recipients.
+// wireSlots bounds the encodings a Delivery keeps: RTMP layouts × chunk
+// sizes in use, and the WebSocket frames.
 const wireSlots = 4
 
-// wireMemo keeps framed copies of the shared payloads. Readers scan the
-// published slots without a lock; writers add under mu.
+// wireMemo keeps the shared encodings. Readers scan the published slots
+// without a lock; writers add under mu.
 type wireMemo struct {
 	mu   sync.Mutex
 	n    atomic.Uint32
 	keys [wireSlots]uint64
 	vals [wireSlots][]byte
+	errs [wireSlots]error
 }
 
 func newDelivery(name string, version uint32, persistent bool, events []OriginEvent) *Delivery {
@@ -161,9 +162,9 @@ func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
 // transport by frame, e.g. chunked into an RTMP message. The framing of a
 // payload shared by several recipients is done once per key and shared (the
 // result must not be modified): key must name everything frame depends on
-// besides the payload, and the layout (AMF0 or AMF3) is added to it here. A
-// recipient with events of its own gets a framing of its own. It returns
-// nil, nil when sub has nothing to receive.
+// besides the payload (keys below 1<<62), and the layout (AMF0 or AMF3) is
+// added to it here. A recipient with events of its own gets a framing of its
+// own. It returns nil, nil when sub has nothing to receive.
 func (d *Delivery) Framed(sub Subscriber, key uint64, frame func(payload []byte) []byte) ([]byte, error) {
 	if d.hasOrigin(sub.ID()) || !d.forAll {
 		p, err := d.Payload(sub)
@@ -172,32 +173,43 @@ func (d *Delivery) Framed(sub Subscriber, key uint64, frame func(payload []byte)
 		}
 		return frame(p), nil
 	}
-	key = key<<1 | b2u(sub.AMF3())
+	amf3 := sub.AMF3()
+	return d.Shared(key<<1|b2u(amf3), func() ([]byte, error) {
+		p, err := d.Payload(sub)
+		if err != nil {
+			return nil, err
+		}
+		return frame(p), nil
+	})
+}
+
+// Shared returns what build makes of d for the recipients that caused none
+// of its events (see Delivery: for them the batch is the same), made once
+// per key and shared by every caller with that key: it must not be
+// modified. Transports keep their encodings of a batch here (Framed for
+// RTMP); each uses keys of its own. Beyond a few keys build runs each time.
+func (d *Delivery) Shared(key uint64, build func() ([]byte, error)) ([]byte, error) {
 	m := &d.wire
 	n := m.n.Load()
 	for i := uint32(0); i < n; i++ {
 		if m.keys[i] == key {
-			return m.vals[i], nil
+			return m.vals[i], m.errs[i]
 		}
 	}
-	p, err := d.Payload(sub)
-	if err != nil {
-		return nil, err
-	}
 	m.mu.Lock()
-	defer m.mu.Unlock() // frame may panic
+	defer m.mu.Unlock() // build may panic
 	n = m.n.Load()
 	for i := uint32(0); i < n; i++ {
 		if m.keys[i] == key {
-			return m.vals[i], nil
+			return m.vals[i], m.errs[i]
 		}
 	}
-	b := frame(p)
+	b, err := build()
 	if n < wireSlots {
-		m.keys[n], m.vals[n] = key, b
+		m.keys[n], m.vals[n], m.errs[n] = key, b, err
 		m.n.Store(n + 1)
 	}
-	return b, nil
+	return b, err
 }
 
 func b2u(b bool) uint64 {

@@ -486,6 +486,27 @@ func TestFramedMemo(t *testing.T) {
 	}
 }
 
+// Shared builds once per key, keeps the error too, and keys do not mix.
+func TestSharedMemo(t *testing.T) {
+	d := newDelivery("o", 1, false, []OriginEvent{{Event: Event{Type: EventChange, Key: "k", Value: "v"}, Origin: "A"}})
+	calls := 0
+	errBuild := errors.New("build failed")
+	build := func(b string, err error) func() ([]byte, error) {
+		return func() ([]byte, error) { calls++; return []byte(b), err }
+	}
+	for range 3 {
+		if b, err := d.Shared(1, build("one", nil)); string(b) != "one" || err != nil {
+			t.Fatalf("Shared(1) = %q, %v", b, err)
+		}
+		if b, err := d.Shared(2, build("two", errBuild)); string(b) != "two" || err != errBuild {
+			t.Fatalf("Shared(2) = %q, %v", b, err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("build ran %d times for 2 keys", calls)
+	}
+}
+
 func TestListener(t *testing.T) {
 	c := newTestContainer(t, nil, Options{})
 	a, _, o := pair(t, c)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,7 +173,7 @@ func (c *conn) closing() bool {
 func (c *conn) Deliver(d *sharedobject.Delivery) error {
 	it := outItem{d: d}
 	if !needsOwn(d, c.id) {
-		it = outItem{frame: c.h.memo.frames(d)}
+		it = outItem{frame: bystanderFrames(d)}
 		if len(it.frame) == 0 {
 			return nil
 		}
@@ -754,37 +753,21 @@ func statusCode(status string) string {
 	return "refused"
 }
 
-// memoCache keeps the frames of recent deliveries for the subscribers that
-// caused none of their events, so that a delivery is rendered and framed once
-// however many WebSocket clients receive it. The object delivers a batch to
-// all its subscribers one after the other, so a few slots suffice; a miss only
-// costs an encoding.
-type memoCache struct {
-	seed  maphash.Seed
-	once  sync.Once
-	slots [64]memoSlot
-}
+// framesKey names the WebSocket frames among a Delivery's shared encodings
+// (RTMP's keys are chunk sizes, far below it).
+const framesKey = 1 << 63
 
-type memoSlot struct {
-	mu     sync.Mutex
-	d      *sharedobject.Delivery
-	frames []byte
-}
-
-// frames returns d's frames for the subscribers that caused none of its
-// events: complete WebSocket frames one after the other (nil if none). The
-// bytes are shared: read only.
-func (m *memoCache) frames(d *sharedobject.Delivery) []byte {
-	m.once.Do(func() { m.seed = maphash.MakeSeed() })
-	s := &m.slots[maphash.Comparable(m.seed, d)%uint64(len(m.slots))]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.d != d {
+// bystanderFrames returns d's frames for the subscribers that caused none of
+// its events: complete WebSocket frames one after the other (nil if none),
+// rendered and framed once per delivery however many clients receive it
+// (Delivery.Shared). The bytes are shared: read only.
+func bystanderFrames(d *sharedobject.Delivery) []byte {
+	b, _ := d.Shared(framesKey, func() ([]byte, error) {
 		var b []byte
 		for _, f := range renderFor(d, "") {
 			b = appendFrame(b, f)
 		}
-		s.d, s.frames = d, b
-	}
-	return s.frames
+		return b, nil
+	})
+	return b
 }

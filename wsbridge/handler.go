@@ -88,7 +88,6 @@ type Handler struct {
 
 	initOnce sync.Once
 	upgrader websocket.Upgrader
-	memo     memoCache
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
