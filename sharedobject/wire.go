@@ -75,27 +75,6 @@ const (
 	eventHeaderLen = 1 + 4
 )
 
-// limits returns lim with zero fields defaulted.
-func resolveLimits(lim amf.Limits) amf.Limits {
-	d := amf.DefaultLimits
-	if lim.MaxDepth <= 0 {
-		lim.MaxDepth = d.MaxDepth
-	}
-	if lim.MaxStringLen <= 0 {
-		lim.MaxStringLen = d.MaxStringLen
-	}
-	if lim.MaxElements <= 0 {
-		lim.MaxElements = d.MaxElements
-	}
-	if lim.MaxTotal <= 0 {
-		lim.MaxTotal = d.MaxTotal
-	}
-	if lim.MaxExpanded <= 0 {
-		lim.MaxExpanded = d.MaxExpanded
-	}
-	return lim
-}
-
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 }
@@ -153,7 +132,7 @@ func Decode(payload []byte, amf3 bool, lim amf.Limits) (Message, error) {
 	if n == 0 {
 		return m, nil
 	}
-	lim = resolveLimits(lim)
+	lim = lim.WithDefaults()
 	if bodies > lim.MaxExpanded {
 		return m, malformed("%d bytes of event bodies exceed the expansion limit %d", bodies, lim.MaxExpanded)
 	}

@@ -185,7 +185,9 @@ var DefaultLimits = Limits{
 	MaxExpanded:  64 << 20,
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero (or negative) field set from
+// DefaultLimits: what a Decoder made with l enforces.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
 	}

@@ -105,7 +105,7 @@ type Decoder struct {
 // NewDecoder returns a Decoder reading b with the given limits (zero fields take
 // [DefaultLimits]).
 func NewDecoder(b []byte, lim Limits) *Decoder {
-	return &Decoder{b: b, lim: lim.withDefaults()}
+	return &Decoder{b: b, lim: lim.WithDefaults()}
 }
 
 // Reset makes d read b from the start, with empty reference tables and a fresh value count.
