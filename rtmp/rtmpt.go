@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/scopecast/scopecast/internal/conntrack"
 )
 
 // RTMPT (RTMP tunnelled over HTTP; PROTOCOL.md, RTMPT). Every session is
@@ -104,12 +108,12 @@ type RTMPTHandler struct {
 
 	stats RTMPTStats
 
+	serving conntrack.Group // the sessions' ServeConn and the janitor
+
 	mu       sync.Mutex
 	sessions map[string]*rtmptSession
 	perAddr  map[string]int
-	closed   bool
 	stop     chan struct{} // stops the janitor
-	wg       sync.WaitGroup
 }
 
 // RTMPTStats are the RTMPT counters, read with atomic loads.
@@ -257,7 +261,7 @@ func (h *RTMPTHandler) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go func() {
-		defer h.wg.Done()
+		defer h.serving.Leave()
 		h.Server.ServeConn(s, "rtmpt")
 		s.Close()
 	}()
@@ -281,17 +285,20 @@ func newSessionID() string {
 }
 
 // add registers a new session under the limits, starts the janitor if
-// needed, and accounts the session's serving goroutine in wg.
+// needed, and counts the session's serving goroutine in h.serving (the
+// caller's goroutine leaves it).
 func (h *RTMPTHandler) add(s *rtmptSession) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if !h.serving.Enter() {
 		return errRTMPTClosed
 	}
 	if n := orInt(h.MaxSessions, DefaultRTMPTMaxSessions); len(h.sessions) >= n {
+		h.serving.Leave()
 		return fmt.Errorf("%w: %d open", ErrRTMPTLimit, n)
 	}
 	if n := orInt(h.MaxSessionsPerAddr, DefaultRTMPTSessionsPerAddr); h.perAddr[s.host] >= n {
+		h.serving.Leave()
 		return fmt.Errorf("%w: %d open from %s", ErrRTMPTLimit, n, s.host)
 	}
 	if h.sessions == nil {
@@ -308,12 +315,10 @@ func (h *RTMPTHandler) add(s *rtmptSession) error {
 	h.perAddr[s.host]++
 	h.stats.Sessions.Add(1)
 	h.stats.Opened.Add(1)
-	if h.stop == nil {
+	if h.stop == nil && h.serving.Enter() { // refused if Shutdown began just now: it ends this session
 		h.stop = make(chan struct{})
-		h.wg.Add(1)
 		go h.janitor(h.stop)
 	}
-	h.wg.Add(1) // the session's ServeConn
 	return nil
 }
 
@@ -339,7 +344,7 @@ func (h *RTMPTHandler) lookup(id string) *rtmptSession {
 
 // janitor ends sessions without a request for the idle lifetime.
 func (h *RTMPTHandler) janitor(stop <-chan struct{}) {
-	defer h.wg.Done()
+	defer h.serving.Leave()
 	idle := h.idle()
 	t := time.NewTicker(min(max(idle/4, 10*time.Millisecond), 5*time.Second))
 	defer t.Stop()
@@ -452,31 +457,18 @@ func (h *RTMPTHandler) serveSession(w http.ResponseWriter, r *http.Request, req 
 // Shutdown ends every session and refuses new ones, then waits until their
 // RTMP connections and the janitor have stopped or ctx is done.
 func (h *RTMPTHandler) Shutdown(ctx context.Context) error {
+	h.serving.Close() // before taking the sessions: one that opens after is refused
 	h.mu.Lock()
-	h.closed = true
 	if h.stop != nil {
 		close(h.stop)
 		h.stop = nil
 	}
-	all := make([]*rtmptSession, 0, len(h.sessions))
-	for _, s := range h.sessions {
-		all = append(all, s)
-	}
+	all := slices.Collect(maps.Values(h.sessions))
 	h.mu.Unlock()
 	for _, s := range all {
 		s.end(net.ErrClosed)
 	}
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.serving.Wait(ctx)
 }
 
 // Close is Shutdown without a time limit.

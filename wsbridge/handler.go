@@ -3,6 +3,7 @@ package wsbridge
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/conntrack"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -89,12 +91,9 @@ type Handler struct {
 	initOnce sync.Once
 	upgrader websocket.Upgrader
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	shutdown bool
-	wg       sync.WaitGroup
-	// The byte counts of the connections that have ended (under mu), and
-	// the connections accepted.
+	conns conntrack.Set[*conn]
+	// The byte counts of the connections that have ended (under conns'
+	// lock: Remove, View), and the connections accepted.
 	closedIn, closedOut uint64
 	opened              atomic.Uint64
 }
@@ -113,7 +112,6 @@ func (h *Handler) init() {
 			Subprotocols:     []string{Subprotocol},
 			CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
 		}
-		h.conns = make(map[*conn]struct{})
 	})
 }
 
@@ -151,15 +149,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Scopes == nil {
 		panic("wsbridge: Handler.Scopes is nil")
 	}
-	h.mu.Lock()
-	if h.shutdown {
-		h.mu.Unlock()
+	if !h.conns.Enter() {
 		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	h.wg.Add(1)
-	h.mu.Unlock()
-	defer h.wg.Done()
+	defer h.conns.Leave()
 
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -167,20 +161,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(h, ws, r)
 	h.opened.Add(1)
-	h.mu.Lock()
-	if h.shutdown {
-		h.mu.Unlock()
+	if !h.conns.Add(c) {
 		c.Close(scope.ErrShutdown)
-	} else {
-		h.conns[c] = struct{}{}
-		h.mu.Unlock()
 	}
 	c.serve(r.URL)
-	h.mu.Lock()
-	delete(h.conns, c)
-	h.closedIn += c.bytesIn.Load() // serve has returned: the counts are final
-	h.closedOut += c.bytesOut.Load()
-	h.mu.Unlock()
+	h.conns.Remove(c, func() {
+		h.closedIn += c.bytesIn.Load() // serve has returned: the counts are final
+		h.closedOut += c.bytesOut.Load()
+	})
 }
 
 // OriginAllowed reports whether r's Origin header is allowed (see AllowedOrigins).
@@ -219,11 +207,7 @@ func (h *Handler) OriginAllowed(r *http.Request) bool {
 }
 
 // Conns returns the number of open WebSocket connections.
-func (h *Handler) Conns() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.conns)
-}
+func (h *Handler) Conns() int { return h.conns.Len() }
 
 // Opened returns the number of WebSocket connections accepted (upgraded)
 // since the start.
@@ -232,24 +216,26 @@ func (h *Handler) Opened() uint64 { return h.opened.Load() }
 // BytesIn returns the bytes of data frames received from every connection,
 // open or ended, counted as each connection's BytesIn.
 func (h *Handler) BytesIn() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := h.closedIn
-	for c := range h.conns {
-		n += c.bytesIn.Load()
-	}
+	var n uint64
+	h.conns.View(func(live iter.Seq[*conn]) {
+		n = h.closedIn
+		for c := range live {
+			n += c.bytesIn.Load()
+		}
+	})
 	return n
 }
 
 // BytesOut returns the bytes of data frames written to every connection,
 // open or ended, counted as each connection's BytesOut.
 func (h *Handler) BytesOut() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := h.closedOut
-	for c := range h.conns {
-		n += c.bytesOut.Load()
-	}
+	var n uint64
+	h.conns.View(func(live iter.Seq[*conn]) {
+		n = h.closedOut
+		for c := range live {
+			n += c.bytesOut.Load()
+		}
+	})
 	return n
 }
 
@@ -258,28 +244,10 @@ func (h *Handler) BytesOut() uint64 {
 // also closes them (they are scope connections); call Shutdown to wait for
 // their goroutines.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.init()
-	h.mu.Lock()
-	h.shutdown = true
-	conns := make([]*conn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
-	h.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range h.conns.Close() {
 		c.Close(scope.ErrShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.conns.Wait(ctx)
 }
 
 // connectParams turns the query parameters (but so) into the connect

@@ -7,7 +7,7 @@ import (
 )
 
 // TestImports enforces DESIGN.md's arrows for this package: std, scope,
-// stream, stream/flv and gorilla/websocket.
+// stream, stream/flv, internal/conntrack and gorilla/websocket.
 func TestImports(t *testing.T) {
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
@@ -18,6 +18,7 @@ func TestImports(t *testing.T) {
 		mod + "scope":                  true,
 		mod + "stream":                 true,
 		mod + "stream/flv":             true,
+		mod + "internal/conntrack":     true,
 		"github.com/gorilla/websocket": true,
 	}
 	for _, imp := range pkg.Imports {

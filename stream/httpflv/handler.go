@@ -3,6 +3,7 @@ package httpflv
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/conntrack"
 	"github.com/scopecast/scopecast/scope"
 )
 
@@ -72,13 +74,11 @@ type Handler struct {
 	initOnce sync.Once
 	upgrader websocket.Upgrader
 
-	mu       sync.Mutex
-	players  map[*player]struct{}
-	shutdown bool
-	wg       sync.WaitGroup
-	// By protocol (protoIndex), under mu: readers accepted, and the bytes
-	// of those that ended (a live reader's are its own atomic counter).
-	served    [2]uint64
+	players conntrack.Set[*player]
+	// By protocol (protoIndex), under players' lock (Remove, View): the
+	// readers that ended and their bytes (a live reader's are its own
+	// atomic counter).
+	ended     [2]uint64
 	doneBytes [2]uint64
 }
 
@@ -100,7 +100,6 @@ func (h *Handler) init() {
 			WriteBufferSize:  256,                                      // only control frames go through gorilla's writer
 			CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
 		}
-		h.players = make(map[*player]struct{})
 	})
 }
 
@@ -154,15 +153,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Scopes == nil {
 		panic("httpflv: Handler.Scopes is nil")
 	}
-	h.mu.Lock()
-	if h.shutdown {
-		h.mu.Unlock()
+	if !h.players.Enter() {
 		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	h.wg.Add(1)
-	h.mu.Unlock()
-	defer h.wg.Done()
+	defer h.players.Leave()
 
 	proto := ProtocolHTTP
 	if isWS {
@@ -187,21 +182,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.Unsubscribe(p, st, sub)
 	p.log = p.log.With("scope", s.Path(), "stream", name)
 
-	h.mu.Lock()
-	if h.shutdown {
-		h.mu.Unlock()
+	if !h.players.Add(p) {
 		http.Error(w, ErrShuttingDown.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	h.players[p] = struct{}{}
-	h.served[protoIndex(proto)]++
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.players, p)
-		h.doneBytes[protoIndex(proto)] += p.bytesOut.Load() // in the same step: the total never goes back
-		h.mu.Unlock()
-	}()
+	defer h.players.Remove(p, func() {
+		i := protoIndex(proto)
+		h.ended[i]++
+		h.doneBytes[i] += p.bytesOut.Load() // in the same step: the total never goes back
+	})
 	p.serve(w, r, st, sub, origin)
 }
 
@@ -326,11 +315,7 @@ func validOrigin(o string) bool {
 }
 
 // Conns returns the number of readers being served.
-func (h *Handler) Conns() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.players)
-}
+func (h *Handler) Conns() int { return h.players.Len() }
 
 // ProtocolStats are the counters of one protocol's readers.
 type ProtocolStats struct {
@@ -354,17 +339,18 @@ func (s Stats) Total() ProtocolStats {
 // readers that ended plus the live readers' own counters (BytesOut), so
 // they never go back; a write is counted once it returns.
 func (h *Handler) Stats() Stats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var ps [2]ProtocolStats
-	for i := range ps {
-		ps[i].Served, ps[i].BytesOut = h.served[i], h.doneBytes[i]
-	}
-	for p := range h.players {
-		i := protoIndex(p.proto)
-		ps[i].Conns++
-		ps[i].BytesOut += p.bytesOut.Load()
-	}
+	h.players.View(func(live iter.Seq[*player]) {
+		for i := range ps {
+			ps[i].Served, ps[i].BytesOut = h.ended[i], h.doneBytes[i]
+		}
+		for p := range live {
+			i := protoIndex(p.proto)
+			ps[i].Conns++
+			ps[i].Served++
+			ps[i].BytesOut += p.bytesOut.Load()
+		}
+	})
 	return Stats{HTTP: ps[0], WS: ps[1]}
 }
 
@@ -373,26 +359,8 @@ func (h *Handler) Stats() Stats {
 // upgraded connections, which http.Server.Shutdown does not close; the scope
 // tree's Shutdown closes them too (they are scope connections).
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.init()
-	h.mu.Lock()
-	h.shutdown = true
-	ps := make([]*player, 0, len(h.players))
-	for p := range h.players {
-		ps = append(ps, p)
-	}
-	h.mu.Unlock()
-	for _, p := range ps {
+	for _, p := range h.players.Close() {
 		p.Close(scope.ErrShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return h.players.Wait(ctx)
 }
