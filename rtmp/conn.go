@@ -226,7 +226,6 @@ func (c *Conn) readLoop() error {
 		}
 		m, err := c.rd.ReadMessage()
 		if n := c.rd.BytesRead(); n != c.lastIn {
-			c.srv.stats.BytesIn.Add(n - c.lastIn)
 			c.countIn(n - c.lastIn)
 			c.lastIn = n
 		}

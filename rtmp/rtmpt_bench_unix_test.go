@@ -64,7 +64,7 @@ func BenchmarkRTMPTPlayer(b *testing.B) {
 			switch proto {
 			case "rtmp", "rtmpt":
 				u := url(ts, "live/bench")
-				delivered = func() uint64 { return ts.Srv.Stats().BytesOut.Load() }
+				delivered = func() uint64 { _, out := ts.Srv.Bytes(); return out }
 				if proto == "rtmpt" {
 					u = rs.url("live/bench")
 					delivered = func() uint64 { return rs.H.Stats().BytesOut.Load() }

@@ -130,8 +130,6 @@ type Server struct {
 type Stats struct {
 	Accepted     atomic.Uint64 // connections accepted
 	Active       atomic.Int64  // connections open now
-	BytesIn      atomic.Uint64
-	BytesOut     atomic.Uint64
 	Rejected     atomic.Uint64 // connects refused
 	Protocol     atomic.Uint64 // connections closed for bad input
 	SlowClosed   atomic.Uint64 // players disconnected for falling behind
@@ -274,6 +272,7 @@ func (s *Server) track(c *Conn, add bool) bool {
 		s.wg.Add(1) // under mu, so never after Shutdown started waiting
 		return true
 	}
+	c.retireStatsLocked()
 	delete(s.conns, c)
 	s.drainDone(c)
 	return true

@@ -70,7 +70,11 @@ type ProtocolStats struct {
 
 // protoCounters are one transport's live counters.
 type protoCounters struct {
-	opened, bytesIn, bytesOut atomic.Uint64
+	opened atomic.Uint64
+	// The bytes of the transport's connections that ended (Server.mu): a
+	// transport's totals are these plus its open connections' own counters,
+	// so a write adds to its connection's counter only.
+	endedIn, endedOut uint64
 }
 
 // extStats are the server's counters beyond Stats: per transport and per
@@ -108,16 +112,18 @@ func (c *Conn) initStats() {
 	c.cs.proto.opened.Add(1)
 }
 
-// countIn and countOut add to the connection's and its transport's counters
-// (the server-wide Stats are counted beside them).
-func (c *Conn) countIn(n uint64) {
-	c.cs.in.Add(n)
-	c.cs.proto.bytesIn.Add(n)
-}
+// countIn and countOut add to the connection's own counters: one atomic add
+// on a cache line no other connection writes.
+func (c *Conn) countIn(n uint64) { c.cs.in.Add(n) }
 
-func (c *Conn) countOut(n uint64) {
-	c.cs.out.Add(n)
-	c.cs.proto.bytesOut.Add(n)
+func (c *Conn) countOut(n uint64) { c.cs.out.Add(n) }
+
+// retireStatsLocked moves an ended connection's bytes into its transport's
+// totals. Server.mu held, in the same step that forgets the connection, so
+// that ProtocolStats never counts it twice nor loses it.
+func (c *Conn) retireStatsLocked() {
+	c.cs.proto.endedIn += c.cs.in.Load()
+	c.cs.proto.endedOut += c.cs.out.Load()
 }
 
 // countRejected counts a refused connect under its reason.
@@ -143,19 +149,42 @@ func (c *Conn) ConnectedAt() time.Time { return c.started }
 // ProtocolStats returns the counters of every transport that has served a
 // connection, sorted by protocol name.
 func (s *Server) ProtocolStats() []ProtocolStats {
-	active := make(map[string]int)
-	for _, c := range s.Conns() {
-		active[c.protocol]++
+	type sums struct {
+		active  int
+		in, out uint64
 	}
+	by := make(map[*protoCounters]*sums)
+	s.mu.Lock()
 	s.ext.mu.Lock()
+	for _, p := range s.ext.protos {
+		by[p] = &sums{in: p.endedIn, out: p.endedOut}
+	}
+	for c := range s.conns {
+		if t := by[c.cs.proto]; t != nil {
+			t.active++
+			t.in += c.cs.in.Load()
+			t.out += c.cs.out.Load()
+		}
+	}
 	out := make([]ProtocolStats, 0, len(s.ext.protos))
 	for name, p := range s.ext.protos {
-		out = append(out, ProtocolStats{Protocol: name, Active: active[name], Opened: p.opened.Load(),
-			BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load()})
+		t := by[p]
+		out = append(out, ProtocolStats{Protocol: name, Active: t.active, Opened: p.opened.Load(), BytesIn: t.in, BytesOut: t.out})
 	}
 	s.ext.mu.Unlock()
+	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Protocol < out[j].Protocol })
 	return out
+}
+
+// Bytes returns the bytes received from and sent to every client, over
+// every transport, since the start.
+func (s *Server) Bytes() (in, out uint64) {
+	for _, p := range s.ProtocolStats() {
+		in += p.BytesIn
+		out += p.BytesOut
+	}
+	return in, out
 }
 
 // RejectedByReason returns the refused connects counted under each reason

@@ -452,7 +452,6 @@ func (c *Conn) flush() error {
 		w.wv = w.bufs
 		n, err = w.wv.WriteTo(c.nc) // writev on TCP
 	}
-	c.srv.stats.BytesOut.Add(uint64(n))
 	c.countOut(uint64(n))
 	clear(w.bufs) // drop packet references
 	w.bufs = w.bufs[:0]
