@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -37,24 +38,11 @@ type soClient struct {
 	err   string
 }
 
-func nodeClientDir(t *testing.T) string {
-	t.Helper()
-	needTool(t, "node")
-	dir, _ := filepath.Abs("testdata/node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "rtmp-client")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("npm packages missing: scripts/test.sh runs npm ci --prefix rtmp/testdata/node")
-		}
-		t.Skip("npm packages not installed (npm ci --prefix rtmp/testdata/node)")
-	}
-	return dir
-}
-
 func startSOClient(t *testing.T, url, soName string) *soClient {
 	t.Helper()
-	dir := nodeClientDir(t)
-	cmd := exec.Command("node", filepath.Join(dir, "soclient.js"), url, soName)
-	cmd.Dir = dir
+	script := testutil.SOClientScript(t)
+	cmd := exec.Command("node", script, url, soName)
+	cmd.Dir = filepath.Dir(script)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr

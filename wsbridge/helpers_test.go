@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,23 +259,9 @@ type nodeClient struct {
 	err     string
 }
 
-func nodeModules(t testing.TB) string {
-	t.Helper()
-	needTool(t, "node")
-	dir, _ := filepath.Abs("../rtmp/testdata/node/node_modules")
-	if _, err := os.Stat(filepath.Join(dir, "rtmp-client")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("npm packages missing: scripts/test.sh runs npm ci --prefix rtmp/testdata/node")
-		}
-		t.Skip("npm packages not installed (npm ci --prefix rtmp/testdata/node)")
-	}
-	return dir
-}
-
 func startNode(t testing.TB, url, soName, name string) *nodeClient {
 	t.Helper()
-	mods := nodeModules(t)
-	cmd := exec.Command("node", filepath.Join(filepath.Dir(mods), "soclient.js"), url, soName, name)
+	cmd := exec.Command("node", testutil.SOClientScript(t), url, soName, name)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr

@@ -11,21 +11,9 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-)
 
-// requireTool returns the path of an external client. Missing tools fail the
-// test when CI=true and skip it otherwise.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required for the interop test in CI but was not found in PATH: %v", name, err)
-		}
-		t.Skipf("%s not installed; interop test skipped (it fails when CI=true)", name)
-	}
-	return path
-}
+	"github.com/scopecast/scopecast/internal/testutil"
+)
 
 type interopResult struct {
 	scheme Scheme
@@ -75,7 +63,7 @@ func serveOnce(t *testing.T) (string, <-chan interopResult) {
 
 func runInterop(t *testing.T, want Scheme, tool string, args func(url string) []string) {
 	t.Helper()
-	path := requireTool(t, tool)
+	path := testutil.NeedTool(t, tool)
 	addr, res := serveOnce(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

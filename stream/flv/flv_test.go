@@ -199,13 +199,7 @@ func TestWriterErrors(t *testing.T) {
 // TestFFmpegFile reads back an FLV made by ffmpeg and writes it again
 // byte-identically.
 func TestFFmpegFile(t *testing.T) {
-	ffmpeg, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is required when CI=true")
-		}
-		t.Skip("ffmpeg not installed")
-	}
+	ffmpeg := needTool(t, "ffmpeg")
 	dir := t.TempDir()
 	name := filepath.Join(dir, "x.flv")
 	cmd := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
