@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -74,7 +73,7 @@ type writerState struct {
 	merge     time.Duration // MergeWindow
 	soMerge   time.Duration // SOMergeWindow
 
-	tbuf        []byte              // a round gathered for a TLS connection
+	tbuf        []byte              // a round gathered for a conn without writev (TLS)
 	deadline    time.Time           // the write deadline last set
 	soFrame     func([]byte) []byte // chunks a shared-object payload (soFramer)
 	soFrameSize uint32              // the chunk size soFrame was made for
@@ -410,10 +409,11 @@ func (c *Conn) addPacket(ps *playSub, p *stream.Packet) {
 	}
 }
 
-// buffersWriter is a conn that takes a whole writer round in one call. On a
-// conn other than the net package's own, net.Buffers.WriteTo falls back to
-// one Write per segment; an RTMPT session implements this so that a poll sees
-// a round whole, not the first segment of it.
+// buffersWriter is a conn that takes a whole writer round in one call, as
+// the net package's TCP and Unix sockets do with writev (an RTMPT session
+// implements it so that a poll sees a round whole). On any other conn,
+// net.Buffers.WriteTo would fall back to one Write per segment — for TLS one
+// record and one syscall each — so flush gathers the round into one Write.
 type buffersWriter interface {
 	WriteBuffers(v [][]byte) (int64, error)
 }
@@ -433,11 +433,12 @@ func (c *Conn) flush() error {
 	var n int64
 	var err error
 	switch nc := c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		w.wv = w.bufs
+		n, err = w.wv.WriteTo(nc) // writev
 	case buffersWriter:
 		n, err = nc.WriteBuffers(w.bufs)
-	case *tls.Conn:
-		// net.Buffers would make one TLS record and one syscall per segment:
-		// gather the round and write it as full records instead.
+	default: // TLS and other wrappers
 		w.tbuf = w.tbuf[:0]
 		for _, b := range w.bufs {
 			w.tbuf = append(w.tbuf, b...)
@@ -448,9 +449,6 @@ func (c *Conn) flush() error {
 		if cap(w.tbuf) > 1<<20 {
 			w.tbuf = nil
 		}
-	default:
-		w.wv = w.bufs
-		n, err = w.wv.WriteTo(c.nc) // writev on TCP
 	}
 	c.countOut(uint64(n))
 	clear(w.bufs) // drop packet references

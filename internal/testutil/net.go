@@ -29,6 +29,16 @@ func (DiscardConn) SetDeadline(time.Time) error      { return nil }
 func (DiscardConn) SetReadDeadline(time.Time) error  { return nil }
 func (DiscardConn) SetWriteDeadline(time.Time) error { return nil }
 
+// WriteBuffers takes a whole vectored write at once, as a socket's writev
+// does.
+func (DiscardConn) WriteBuffers(v [][]byte) (int64, error) {
+	var n int64
+	for _, b := range v {
+		n += int64(len(b))
+	}
+	return n, nil
+}
+
 // SelfSignedCert writes a fresh self-signed ECDSA certificate for 127.0.0.1
 // and localhost, valid from an hour ago for a day, and its key, as PEM files
 // in the test's temporary directory.
