@@ -458,38 +458,19 @@ func (c *conn) writeLoop() {
 	var last time.Time // the last write of data frames
 	busy := false
 	for {
-		held := false
 		if busy {
 			select {
 			case <-ping.C:
-				if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-					c.Close(err)
-					c.finish(false)
+				if !c.ping(writeTimeout) {
 					return
 				}
 			default:
 			}
-			if !c.hold(merge, window-time.Since(last)) {
-				c.finish(!errors.Is(c.closeErr, ErrQueueFull))
-				return
-			}
-			held = true
 		} else {
 			select {
 			case <-c.notify:
-				if window > 0 && !last.IsZero() {
-					if wait := window - time.Since(last); wait > 0 {
-						if !c.hold(merge, wait) {
-							c.finish(!errors.Is(c.closeErr, ErrQueueFull))
-							return
-						}
-						held = true
-					}
-				}
 			case <-ping.C:
-				if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-					c.Close(err)
-					c.finish(false)
+				if !c.ping(writeTimeout) {
 					return
 				}
 				continue
@@ -497,6 +478,14 @@ func (c *conn) writeLoop() {
 				c.finish(!errors.Is(c.closeErr, ErrQueueFull))
 				return
 			}
+		}
+		held := busy
+		if wait := window - time.Since(last); window > 0 && !last.IsZero() && wait > 0 {
+			if !c.hold(merge, wait) {
+				c.finish(!errors.Is(c.closeErr, ErrQueueFull))
+				return
+			}
+			held = true
 		}
 		n, err := c.flush(time.Now().Add(writeTimeout))
 		if err != nil {
@@ -511,6 +500,16 @@ func (c *conn) writeLoop() {
 			busy = n > 1
 		}
 	}
+}
+
+// ping sends a ping; on failure it ends the connection and reports false.
+func (c *conn) ping(timeout time.Duration) bool {
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)); err != nil {
+		c.Close(err)
+		c.finish(false)
+		return false
+	}
+	return true
 }
 
 // hold waits d on timer t; it reports false if the connection is closing.
