@@ -152,6 +152,10 @@ type Report struct {
 
 	Deliveries Deliveries    `json:"deliveries"`
 	Latency    LatencyReport `json:"latency"`
+	// LastReceiver is, per message that every receiver got, the time from
+	// its send to its delivery at the last receiver (the slowest of all):
+	// the shared-object target's measure.
+	LastReceiver LatencyReport `json:"latency_to_last_receiver"`
 	// ByPath splits the latencies by sender → receiver kind: ws→ws, ws→rtmp,
 	// rtmp→ws, rtmp→rtmp.
 	ByPath map[string]LatencyReport `json:"latency_by_path"`
@@ -272,7 +276,9 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	errs := map[string]int{}
 	byPath := map[string][]int64{}
 	var all []int64
-	var secs [][]int64 // latencies by second of sending
+	var secs [][]int64           // latencies by second of sending
+	last := make([]int64, sent)  // per message: latest delivery so far
+	missed := make([]bool, sent) // per message: some receiver did not get it
 	firstNs := int64(0)
 	if len(msgs) > 0 {
 		firstNs = b.sendNs[msgs[0]]
@@ -301,8 +307,10 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 			lat := p.lat[id]
 			if lat == 0 {
 				short = true
+				missed[id] = true
 				continue
 			}
+			last[id] = max(last[id], lat)
 			d.Received++
 			all = append(all, lat)
 			path := kind[from.kind] + "→" + kind[p.kind]
@@ -319,6 +327,13 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	}
 	d.Lost = d.Expected - d.Received
 	rep.Latency = latencies(all)
+	var lasts []int64
+	for _, id := range msgs {
+		if !missed[id] && last[id] > 0 {
+			lasts = append(lasts, last[id])
+		}
+	}
+	rep.LastReceiver = latencies(lasts)
 	for _, s := range secs {
 		if len(s) > 0 {
 			rep.Latency.Worst = max(rep.Latency.Worst, latencies(s).P99)
@@ -387,6 +402,10 @@ func (rep *Report) WriteText(w io.Writer) {
 	l := rep.Latency
 	p("latency:     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms, mean %.2f ms (worst second's p99 %.2f ms)",
 		l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean, l.Worst)
+	if l := rep.LastReceiver; l.N > 0 {
+		p("last receiver: %d messages: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (send → delivery at the slowest receiver)",
+			l.N, l.P50, l.P90, l.P99, l.Max)
+	}
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range rep.ByPath {
 			if !yield(k) {

@@ -98,6 +98,11 @@ func TestRunInProcess(t *testing.T) {
 			if rep.Latency.P50 <= 0 || rep.Latency.Max < rep.Latency.P99 {
 				t.Errorf("latency %+v", rep.Latency)
 			}
+			// Every message reached every receiver, so each has a last
+			// delivery, no earlier than any single delivery's median.
+			if l := rep.LastReceiver; l.N != rep.Run.Sent || l.P99 < rep.Latency.P50 || l.Max != rep.Latency.Max {
+				t.Errorf("last receiver %+v (sent %d, latency %+v)", l, rep.Run.Sent, rep.Latency)
+			}
 		})
 	}
 }
