@@ -73,6 +73,17 @@ func FuzzReader(f *testing.F) {
 			if cs := r.ChunkSize(); cs < MinChunkSize || cs > fuzzLimits.MaxChunkSize {
 				t.Fatalf("chunk size %d", cs)
 			}
+			// A reusing Reader reads the same messages and error.
+			src = bufio.NewReaderSize(bytes.NewReader(data), 16)
+			if !peek {
+				src = plainReader{bytes.NewReader(data)}
+			}
+			rr := NewReader(src, fuzzLimits)
+			rr.SetReusePayloads(true)
+			again, rerr := readAllCopy(rr)
+			if !reflect.DeepEqual(again, got) || !sameError(rerr, err) || rr.retained > fuzzLimits.MaxPendingBytes {
+				t.Fatalf("with reuse: %d messages, %v (retained %d); without: %d, %v", len(again), rerr, rr.retained, len(got), err)
+			}
 			// What was read re-encodes and reads back the same.
 			if len(got) > 0 {
 				var enc []byte
@@ -86,6 +97,16 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameError reports whether a and b are the same sentinel error.
+func sameError(a, b error) bool {
+	for _, s := range sentinels {
+		if errors.Is(a, s) != errors.Is(b, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // roundTripSeed is one FuzzRoundTrip input.

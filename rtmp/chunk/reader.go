@@ -30,6 +30,8 @@ type csState struct {
 	extVal  uint32 // the extended timestamp value of the first chunk
 	buf     []byte
 	off     uint32
+
+	spare []byte // reuse mode: the payload last returned on this chunk stream, for the next message
 }
 
 // Reader reassembles RTMP messages from a chunk stream. It is not safe for
@@ -42,6 +44,8 @@ type Reader struct {
 	chunkSize   uint32
 	nread       uint64
 	pending     int // sum of lengths of active messages
+	reuse       bool
+	retained    int // reuse mode: sum of the capacities of the spare buffers
 	nstreams    int
 	low         [64]*csState // chunk streams 2..63
 	high        map[uint32]*csState
@@ -88,6 +92,31 @@ func (r *Reader) SetMaxMessageSize(n uint32) {
 	}
 }
 
+// SetReusePayloads switches payload reuse on or off. By default every
+// payload is a fresh allocation that the caller owns (see ReadMessage). With
+// reuse on, the Reader keeps the buffer of the last message returned on each
+// chunk stream and reassembles the next message of that chunk stream into
+// it when it fits: a returned payload is valid only until the next call of
+// ReadMessage, which may overwrite it, and the caller must copy what it
+// keeps. This saves an allocation per message for readers that look at each
+// payload once (load tools). The kept buffers add at most
+// Limits.MaxPendingBytes to the Reader's memory; larger ones are dropped.
+// Switching reuse off drops the kept buffers.
+func (r *Reader) SetReusePayloads(on bool) {
+	r.reuse = on
+	if !on {
+		for _, st := range r.low {
+			if st != nil {
+				st.spare = nil
+			}
+		}
+		for _, st := range r.high {
+			st.spare = nil
+		}
+		r.retained = 0
+	}
+}
+
 // ChunkSize returns the current incoming chunk size.
 func (r *Reader) ChunkSize() uint32 { return r.chunkSize }
 
@@ -105,7 +134,8 @@ func (r *Reader) BytesRead() uint64 { return r.nread }
 //
 // The payload is allocated once per message at its exact length and is never
 // reused or modified afterwards; the caller owns it. A zero-length message has
-// a non-nil empty payload.
+// a non-nil empty payload. SetReusePayloads(true) changes this: the payload
+// is then valid only until the next ReadMessage.
 //
 // Errors are io.EOF (the transport ended between messages, with no partial
 // message pending), io.ErrUnexpectedEOF (it ended anywhere else), other
@@ -157,7 +187,30 @@ func (r *Reader) abort(p []byte) {
 	}
 	r.pending -= int(st.length)
 	st.active = false
+	r.keep(st)
+}
+
+// keep ends the use of st.buf: in reuse mode it becomes the chunk stream's
+// spare buffer if the retained total allows, otherwise it is dropped.
+func (r *Reader) keep(st *csState) {
+	if r.reuse && st.buf != nil && st.spare == nil && r.retained+cap(st.buf) <= r.lim.MaxPendingBytes {
+		st.spare = st.buf
+		r.retained += cap(st.buf)
+	}
 	st.buf = nil
+}
+
+// payload returns the buffer of a new message of length n on st: the spare
+// buffer in reuse mode when it is large enough, a new one otherwise.
+func (r *Reader) payload(st *csState, n uint32) []byte {
+	if sp := st.spare; sp != nil {
+		st.spare = nil
+		r.retained -= cap(sp)
+		if uint32(cap(sp)) >= n {
+			return sp[:n]
+		}
+	}
+	return make([]byte, n)
 }
 
 func (r *Reader) lookup(csid uint32) *csState {
@@ -294,7 +347,7 @@ func (r *Reader) readChunk() (Message, bool, error) {
 			return Message{}, false, fmt.Errorf("%w: %d + %d bytes (limit %d)", ErrPendingTooLarge, r.pending, length, r.lim.MaxPendingBytes)
 		}
 		st.active = true
-		st.buf = make([]byte, length)
+		st.buf = r.payload(st, length)
 		st.off = 0
 		r.pending += int(length)
 	}
@@ -317,7 +370,7 @@ func (r *Reader) readChunk() (Message, bool, error) {
 	}
 	r.pending -= int(st.length)
 	st.active = false
-	st.buf = nil
+	r.keep(st)
 	return m, true, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // Hand-built chunk headers, independent of AppendMessage.
@@ -374,5 +375,153 @@ func TestReaderPayloadNotReused(t *testing.T) {
 	}
 	if !bytes.Equal(got[0].Payload, p3) || !bytes.Equal(got[1].Payload, []byte{1, 2, 3}) || cap(got[0].Payload) != 3 {
 		t.Fatalf("payloads changed or over-allocated: %v", got)
+	}
+}
+
+// readAllCopy reads like readAll but copies each payload at once, as a
+// caller of a reusing Reader must.
+func readAllCopy(r *Reader) ([]Message, error) {
+	var got []Message
+	for {
+		m, err := r.ReadMessage()
+		if err != nil {
+			return got, err
+		}
+		m.Payload = append([]byte{}, m.Payload...)
+		got = append(got, m)
+	}
+}
+
+// With reuse on, every case of the table reads the same messages (copied
+// before the next read) and ends with the same error.
+func TestReaderReuseTable(t *testing.T) {
+	for _, tc := range readerCases {
+		for _, peek := range []bool{true, false} {
+			if tc.peekOnly && !peek {
+				continue
+			}
+			var src io.Reader = bufio.NewReader(bytes.NewReader(tc.in))
+			if !peek {
+				src = plainReader{bytes.NewReader(tc.in)}
+			}
+			r := NewReader(src, tc.lim)
+			r.SetReusePayloads(true)
+			got, err := readAllCopy(r)
+			wantErr := tc.err
+			if wantErr == nil {
+				wantErr = io.EOF
+			}
+			if !errors.Is(err, wantErr) {
+				t.Errorf("%s (peek %v): error = %v, want %v", tc.name, peek, err, wantErr)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s (peek %v): messages:\n got %+v\nwant %+v", tc.name, peek, got, tc.want)
+			}
+		}
+	}
+}
+
+// reuseStream interleaves two chunk streams whose messages span several
+// chunks (chunk size 64), with a smaller and an equal-sized message after
+// the first on each, and a Set Chunk Size in between.
+func reuseStream() ([]byte, []Message) {
+	a1, a2, a3 := pay(150, 1), pay(100, 2), pay(150, 3)
+	b1, b2 := pay(130, 4), pay(130, 5)
+	in := cat(scs(64),
+		h0(4, 1, 150, 9, 1), a1[:64], h0(6, 2, 130, 8, 1), b1[:64], h3(4), a1[64:128], h3(6), b1[64:128], h3(4), a1[128:], h3(6), b1[128:],
+		h1(4, 1, 100, 9), a2[:64], h1(6, 1, 130, 8), b2[:64], h3(6), b2[64:128], h3(4), a2[64:], h3(6), b2[128:],
+		scs(128),
+		h1(4, 1, 150, 9), a3[:128], h3(4), a3[128:])
+	want := []Message{
+		msg(4, 1, 9, 1, a1), msg(6, 2, 8, 1, b1),
+		msg(4, 2, 9, 1, a2), msg(6, 3, 8, 1, b2),
+		msg(4, 3, 9, 1, a3),
+	}
+	return in, want
+}
+
+func TestReaderReusePayloads(t *testing.T) {
+	in, want := reuseStream()
+	r := NewReader(bufio.NewReader(bytes.NewReader(in)), Limits{})
+	r.SetReusePayloads(true)
+	var first = map[uint32]*byte{} // chunk stream → backing array of its first payload
+	for i, w := range want {
+		m, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(m, w) {
+			t.Fatalf("message %d:\n got %+v\nwant %+v", i, m, w)
+		}
+		p := unsafe.SliceData(m.Payload)
+		if f, ok := first[m.ChunkStreamID]; !ok {
+			first[m.ChunkStreamID] = p
+		} else if p != f {
+			t.Errorf("message %d on chunk stream %d: new buffer, want the previous one reused", i, m.ChunkStreamID)
+		}
+	}
+	if _, err := r.ReadMessage(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if first[4] == first[6] {
+		t.Error("two chunk streams share a buffer")
+	}
+
+	// Off by default and after SetReusePayloads(false): fresh buffers.
+	for _, set := range []bool{false, true} {
+		r := NewReader(bufio.NewReader(bytes.NewReader(in)), Limits{})
+		if set {
+			r.SetReusePayloads(true)
+			r.SetReusePayloads(false)
+		}
+		got, err := readAll(r)
+		if err != io.EOF || !reflect.DeepEqual(got, want) {
+			t.Fatalf("set %v: %v, %+v", set, err, got)
+		}
+		if unsafe.SliceData(got[0].Payload) == unsafe.SliceData(got[2].Payload) {
+			t.Errorf("set %v: payload reused without reuse", set)
+		}
+	}
+}
+
+// A reusing Reader allocates nothing per message once its buffers exist,
+// and keeps at most MaxPendingBytes in them.
+func TestReaderReuseAllocsAndBound(t *testing.T) {
+	in, _ := reuseStream()
+	body := in[len(scs(64)):]
+	br := bytes.NewReader(in)
+	r := NewReader(br, Limits{})
+	r.SetReusePayloads(true)
+	if _, err := readAll(r); err != io.EOF {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		br.Reset(body)
+		r.chunkSize = 64
+		for range 5 {
+			if _, err := r.ReadMessage(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per 5 messages, want 0", allocs)
+	}
+
+	// MaxPendingBytes 250: of five 100-byte messages on five chunk
+	// streams, the buffers of the first two are kept, no more.
+	var seq []byte
+	for cs := range uint32(5) {
+		seq = append(seq, h0(4+cs, 0, 100, 9, 1)...)
+		seq = append(seq, pay(100, byte(cs))...)
+	}
+	r = NewReader(bytes.NewReader(seq), Limits{MaxPendingBytes: 250})
+	r.SetReusePayloads(true)
+	got, err := readAllCopy(r)
+	if err != io.EOF || len(got) != 5 {
+		t.Fatalf("%d messages, %v", len(got), err)
+	}
+	if r.retained != 200 || r.low[5].spare == nil || r.low[6].spare != nil {
+		t.Errorf("retained %d bytes, want the buffers of chunk streams 4 and 5 (200 bytes)", r.retained)
 	}
 }

@@ -75,6 +75,14 @@ type Options struct {
 	// e.g. to spread RTMPT sessions, which servers limit per client IP,
 	// over several loopback addresses).
 	LocalAddr net.Addr
+	// ReusePayloads makes ReadMessage reuse payload buffers (see
+	// chunk.Reader.SetReusePayloads): a returned payload is then valid only
+	// until the next ReadMessage, CreateStream, Publish, Play or Call, which
+	// may overwrite it; copy what you keep. It saves an allocation per
+	// message for callers that look at each payload once (load tools).
+	// Messages queued while a method waits are copied and stay valid until
+	// ReadMessage returns them.
+	ReusePayloads bool
 }
 
 // Handler answers a server → client call; see Conn.HandleCall.
@@ -90,6 +98,7 @@ type Conn struct {
 	wr  *chunk.Writer
 	buf []byte // command encoding scratch, under wmu
 
+	reuse       bool  // Options.ReusePayloads
 	err         error // sticky read error
 	queue       []chunk.Message
 	qhead       int
@@ -139,6 +148,10 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 		return nil, err
 	}
 	c := newConn(nc)
+	if opts.ReusePayloads {
+		c.reuse = true
+		c.rd.SetReusePayloads(true)
+	}
 	if err := c.connect(ctx, url, t.app, opts); err != nil {
 		nc.Close()
 		return nil, err
@@ -413,7 +426,7 @@ func defaultCSID(typ uint8) uint32 {
 // returned), and returns everything else — media, data, onStatus, _result of
 // unknown transactions — including what arrived while CreateStream,
 // Publish, Play or Call were waiting, in order. The payload belongs to the
-// caller.
+// caller (with Options.ReusePayloads only until the next read).
 func (c *Conn) ReadMessage() (chunk.Message, error) {
 	for {
 		if c.qhead < len(c.queue) {
@@ -527,6 +540,13 @@ func (c *Conn) await(ctx context.Context, match func(*chunk.Message, *message.Co
 		if len(c.queue)-c.qhead >= maxQueued || c.queuedBytes+len(m.Payload) > maxQueuedBytes {
 			c.err = ErrQueueFull
 			return ErrQueueFull
+		}
+		if c.reuse {
+			// The reader reuses the buffer with the next message of
+			// this chunk stream: the queue keeps a copy. With reuse,
+			// a queued payload is thus valid until ReadMessage returns
+			// it and then until the next read, as any other.
+			m.Payload = append(make([]byte, 0, len(m.Payload)), m.Payload...)
 		}
 		c.queue = append(c.queue, m)
 		c.queuedBytes += len(m.Payload)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/scopecast/scopecast/apps/live"
 	"github.com/scopecast/scopecast/rtmp"
@@ -481,4 +482,105 @@ func TestHandleCall(t *testing.T) {
 	}
 	c.Close()
 	<-done
+}
+
+// With ReusePayloads the player reads the same media (copied before the next
+// read), statuses queued while Play waited are intact, and consecutive
+// payloads of one chunk stream share a buffer.
+func TestReusePayloads(t *testing.T) {
+	base := startServer(t)
+	ctx := testCtx(t)
+	pub := dial(t, base+"/live/reuse", client.Options{ChunkSize: 1000})
+	psid, err := pub.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, psid, "cam", "live"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := media()
+	send := func(msgs []chunk.Message) {
+		for _, m := range msgs {
+			m.StreamID = psid
+			if err := pub.WriteMessage(&m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(msgs[:3]) // the cached headers and keyframe arrive while Play waits
+	if _, err := pub.Call(ctx, "getLiveStreams"); err != nil {
+		t.Fatal(err)
+	}
+	play := dial(t, base+"/live/reuse", client.Options{ReusePayloads: true})
+	sid, err := play.CreateStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := play.Play(ctx, sid, "cam", -1000); err != nil {
+		t.Fatal(err)
+	}
+	send(msgs[3:])
+
+	var got []chunk.Message
+	statuses := map[string]bool{}
+	buffers := map[uint32]map[*byte]int{} // chunk stream → payload buffers seen
+	for len(got) < len(msgs) {
+		m, err := play.ReadMessage()
+		if err != nil {
+			t.Fatalf("ReadMessage after %d media messages: %v", len(got), err)
+		}
+		if len(m.Payload) > 0 {
+			if buffers[m.ChunkStreamID] == nil {
+				buffers[m.ChunkStreamID] = map[*byte]int{}
+			}
+			buffers[m.ChunkStreamID][unsafe.SliceData(m.Payload)]++
+		}
+		switch m.TypeID {
+		case chunk.TypeAudio, chunk.TypeVideo:
+			m.Payload = bytes.Clone(m.Payload)
+			got = append(got, m)
+		case chunk.TypeCommandAMF0:
+			cmd, err := message.DecodeCommand(m.Payload, false, amf.Limits{})
+			if err != nil {
+				t.Fatalf("status payload: %v", err)
+			}
+			if o, _ := cmd.Arg(0).(*amf.Object); cmd.Name == "onStatus" && o != nil {
+				statuses[o.GetString("code")] = true
+			}
+		}
+	}
+	if !statuses["NetStream.Play.Reset"] {
+		t.Errorf("statuses %v: want the queued NetStream.Play.Reset", statuses)
+	}
+	for _, kind := range []uint8{chunk.TypeAudio, chunk.TypeVideo} {
+		var want, have []chunk.Message
+		for _, m := range msgs {
+			if m.TypeID == kind {
+				want = append(want, m)
+			}
+		}
+		for _, m := range got {
+			if m.TypeID == kind {
+				have = append(have, m)
+			}
+		}
+		if len(have) != len(want) {
+			t.Fatalf("type %d: got %d messages, want %d", kind, len(have), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(have[i].Payload, want[i].Payload) || have[i].Timestamp != want[i].Timestamp {
+				t.Errorf("type %d message %d: ts %d payload % x…, want ts %d % x…", kind, i,
+					have[i].Timestamp, head(have[i].Payload), want[i].Timestamp, head(want[i].Payload))
+			}
+		}
+	}
+	reused := false
+	for _, bufs := range buffers {
+		for _, n := range bufs {
+			reused = reused || n > 1
+		}
+	}
+	if !reused {
+		t.Error("no payload buffer was reused")
+	}
 }
