@@ -591,6 +591,13 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // (after the handshake).
 func (c *Conn) BytesRead() uint64 { return c.rd.BytesRead() }
 
+// Buffered returns the number of bytes taken off the connection but not yet
+// consumed by ReadMessage (or a waiting method). A ReadMessage that advances
+// BytesRead by no more than Buffered said before it returns a message that
+// had already arrived: it did not read from the connection. Load tools use
+// it to read the clock once per socket read rather than once per message.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
+
 // Close closes the connection. It may be called from any goroutine; a
 // ReadMessage in progress returns an error.
 func (c *Conn) Close() error { return c.nc.Close() }

@@ -523,11 +523,17 @@ func TestReusePayloads(t *testing.T) {
 
 	var got []chunk.Message
 	statuses := map[string]bool{}
-	buffers := map[uint32]map[*byte]int{} // chunk stream → payload buffers seen
+	buffers := map[uint32]map[*byte]int{}               // chunk stream → payload buffers seen
+	taken := play.BytesRead() + uint64(play.Buffered()) // bytes taken off the connection
 	for len(got) < len(msgs) {
 		m, err := play.ReadMessage()
 		if err != nil {
 			t.Fatalf("ReadMessage after %d media messages: %v", len(got), err)
+		}
+		if n := play.BytesRead() + uint64(play.Buffered()); n < taken {
+			t.Fatalf("BytesRead + Buffered went from %d to %d", taken, n)
+		} else {
+			taken = n
 		}
 		if len(m.Payload) > 0 {
 			if buffers[m.ChunkStreamID] == nil {
