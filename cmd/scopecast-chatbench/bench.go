@@ -113,7 +113,6 @@ type peer struct {
 
 	// reader
 	lat       []int64 // per message id: latency in ns (0: not received)
-	received  int     // distinct messages of others received
 	dups      int     // further copies of a message already received
 	echoes    int     // own messages received back
 	acks      int     // acknowledgements of own messages
@@ -122,6 +121,12 @@ type peer struct {
 	err       error   // the read error that ended the reader (nil: closed by the tool)
 	errAt     int64   // when (ns since start)
 	buf       []byte  // WebSocket read buffer
+
+	// Written by the reader, read by settle and drain: per peer, so that
+	// the readers do not contend on shared counters.
+	received atomic.Int64 // distinct messages of others received
+	bytesIn  atomic.Int64 // bytes read
+	_        [64]byte     // keeps the next peer's fields off this cache line
 }
 
 // bench is the state of a run.
@@ -136,9 +141,25 @@ type bench struct {
 	senders []int32
 	nSent   atomic.Int64 // messages sent so far (ids below are valid)
 
-	delivered atomic.Int64 // first deliveries to others, all peers
-	bytesIn   atomic.Int64 // bytes read by every peer
-	closing   atomic.Bool  // the tool is closing the clients: read errors are ours
+	closing atomic.Bool // the tool is closing the clients: read errors are ours
+}
+
+// delivered returns the first deliveries to others so far, all peers.
+func (b *bench) delivered() int64 {
+	var n int64
+	for _, p := range b.peers {
+		n += p.received.Load()
+	}
+	return n
+}
+
+// bytesIn returns the bytes read so far by every peer.
+func (b *bench) bytesIn() int64 {
+	var n int64
+	for _, p := range b.peers {
+		n += p.bytesIn.Load()
+	}
+	return n
 }
 
 // now is the tool's clock: monotonic nanoseconds since the run started.
@@ -202,7 +223,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	rep.Join.ConnectS = round(time.Since(joinStart).Seconds(), 3)
 	settle := b.settle(ctx)
 	rep.Join.SettleS = round(settle.Seconds(), 3)
-	rep.Join.Bytes = b.bytesIn.Load()
+	rep.Join.Bytes = b.bytesIn()
 	fmt.Fprintf(logw, "scopecast-chatbench: all joined in %.1f s, quiet after %.1f s more; sending %g msg/s for %v\n",
 		rep.Join.ConnectS, rep.Join.SettleS, cfg.Rate, cfg.Duration)
 	var srv1 procstat.Sample
@@ -218,7 +239,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 			rep.Join.Dropped++
 		}
 	}
-	bytes0 := b.bytesIn.Load()
+	bytes0 := b.bytesIn()
 
 	// Send phase.
 	sendStart := time.Now()
@@ -233,7 +254,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	self2, _ := procstat.Read(0)
 	busy2 := procstat.CPUBusy()
 	rep.LoadAfter = procstat.LoadAvg()
-	rep.Run.BytesIn = b.bytesIn.Load() - bytes0
+	rep.Run.BytesIn = b.bytesIn() - bytes0
 
 	b.closeAll() // stops the readers: their state is ours from here on
 	b.report(rep, sendStart, sendEnd, runEnd, drained, late)
@@ -351,7 +372,9 @@ func (b *bench) open(ctx context.Context, p *peer) error {
 		p.buf = make([]byte, 1024)
 		go b.readWS(p)
 	} else {
-		rc, err := client.Dial(ctx, b.cfg.RTMPURL, client.Options{ConnectArgs: []any{p.name}})
+		// The reader looks at each payload once, before its next read:
+		// no allocation per message.
+		rc, err := client.Dial(ctx, b.cfg.RTMPURL, client.Options{ConnectArgs: []any{p.name}, ReusePayloads: true})
 		if err != nil {
 			return fmt.Errorf("rtmp %s: %w", b.cfg.RTMPURL, err)
 		}
@@ -386,7 +409,7 @@ func (b *bench) writeSO(p *peer, m *sharedobject.Message) error {
 // presence updates of the joins have arrived), at most cfg.SettleMax.
 func (b *bench) settle(ctx context.Context) time.Duration {
 	t0 := time.Now()
-	last := b.bytesIn.Load()
+	last := b.bytesIn()
 	quietSince := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -396,7 +419,7 @@ func (b *bench) settle(ctx context.Context) time.Duration {
 		case <-ctx.Done():
 			return time.Since(t0)
 		}
-		if v := b.bytesIn.Load(); v != last {
+		if v := b.bytesIn(); v != last {
 			last, quietSince = v, time.Now()
 		} else if time.Since(quietSince) >= b.cfg.Settle {
 			return quietSince.Sub(t0)
@@ -513,7 +536,7 @@ func (b *bench) drain(ctx context.Context) bool {
 				want += int64(alive - 1)
 			}
 		}
-		if b.delivered.Load() >= want {
+		if b.delivered() >= want {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -576,8 +599,7 @@ func (b *bench) record(p *peer, s []byte, at int64) {
 		return
 	}
 	p.lat[id] = lat
-	p.received++
-	b.delivered.Add(1)
+	p.received.Add(1)
 }
 
 // scan records every marker of this run in frame.
@@ -627,14 +649,14 @@ func (b *bench) readWS(p *peer) {
 		case io.EOF, io.ErrUnexpectedEOF:
 		case nil:
 			m, _ := io.Copy(io.Discard, r)
-			b.bytesIn.Add(m)
+			p.bytesIn.Add(m)
 		default:
 			if !b.closing.Load() {
 				p.fail(b, err)
 			}
 			return
 		}
-		b.bytesIn.Add(int64(n))
+		p.bytesIn.Add(int64(n))
 		f := p.buf[:n]
 		switch {
 		case bytes.HasPrefix(f, []byte(`{"type":"ack"`)):
@@ -652,9 +674,17 @@ func (b *bench) readWS(p *peer) {
 // readRTMP is the reader of an RTMP client: it walks the events of every
 // shared-object message without decoding values (presence values are large)
 // and looks for markers in change and send events.
+//
+// A message's arrival time is the clock read just after the socket read
+// that brought its last byte: a message that was whole in the client's
+// buffer before ReadMessage (ReadMessage consumed no more than was
+// buffered) keeps the time taken after the read that filled the buffer.
+// That is one clock read per socket read instead of one per message.
 func (b *bench) readRTMP(p *peer) {
 	defer close(p.done)
+	var at int64
 	for {
+		buffered, n0 := uint64(p.rc.Buffered()), p.rc.BytesRead()
 		m, err := p.rc.ReadMessage()
 		if err != nil {
 			if !b.closing.Load() {
@@ -662,8 +692,10 @@ func (b *bench) readRTMP(p *peer) {
 			}
 			return
 		}
-		at := b.now()
-		b.bytesIn.Add(int64(len(m.Payload)))
+		if at == 0 || p.rc.BytesRead()-n0 > buffered {
+			at = b.now()
+		}
+		p.bytesIn.Add(int64(len(m.Payload)))
 		if m.TypeID != chunk.TypeSharedObjectAMF0 {
 			continue
 		}
