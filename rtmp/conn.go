@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -64,9 +66,17 @@ type Conn struct {
 	rd       *chunk.Reader
 	started  time.Time
 
-	out        chan outItem  // read goroutine (and callers) → writer
-	notify     chan struct{} // stream subscribers → writer
-	so         soQueue       // shared-object batches → writer
+	out    chan outItem  // read goroutine (and callers) → writer
+	notify chan struct{} // stream subscribers → writer
+	so     soQueue       // shared-object batches → writer
+	// Direct writes of shared-object batches (soqueue.go): raw is the socket
+	// of a plain TCP or Unix connection (nil otherwise), wtok the right to
+	// write it — the writer holds it from each wake-up to the end of its
+	// write, a fan-out for one non-blocking write — and partial what a
+	// non-blocking write left: the token's next holder writes it first.
+	raw        syscall.RawConn
+	wtok       atomic.Bool
+	partial    []byte
 	done       chan struct{} // closed when the connection must stop
 	doneOnce   sync.Once
 	writerDone chan struct{}
@@ -137,6 +147,12 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
 	c.initStats()
+	switch sc := nc.(type) {
+	case *net.TCPConn:
+		c.raw, _ = sc.SyscallConn()
+	case *net.UnixConn:
+		c.raw, _ = sc.SyscallConn()
+	}
 	if ss, ok := nc.(*rtmptSession); ok {
 		ss.connID.Store(&id) // for the session's own log lines
 	}

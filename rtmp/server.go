@@ -56,11 +56,7 @@ type Server struct {
 	// the next write carries several frames (default 50 ms; negative: write at
 	// once). Fewer, larger writes cost the server far less CPU per gigabyte;
 	// commands and a player's first frames are never held back.
-	MergeWindow time.Duration
-	// SOMergeWindow is the same for shared-object batches (default 5 ms;
-	// negative: write at once): after a write that carried one, the next
-	// wait at most this long so that one write carries several.
-	SOMergeWindow  time.Duration
+	MergeWindow    time.Duration
 	ChunkSize      uint32 // outgoing chunk size (default 4096)
 	WindowAckSize  uint32 // acknowledgement window announced to clients (default 2.5 MB)
 	MaxMessageSize uint32 // largest message accepted after connect (default 16 MiB)

@@ -22,6 +22,7 @@ import (
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/client"
+	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 )
 
@@ -399,9 +400,22 @@ func TestHostileSharedObjectFrames(t *testing.T) {
 
 // A subscriber that stops reading is closed once MaxSOQueue batches wait for
 // it; the object, its state and the subscriber that reads are unharmed.
+//
+// With a merge window the changes go out in runs, written directly by the
+// fan-out while a socket takes them and by the connection's writer once it
+// does not: the reader still gets every change once and in order.
 func TestSharedObjectSubscriberNotReading(t *testing.T) {
 	t.Parallel()
-	ts := startChatServer(t)
+	for _, window := range []time.Duration{0, 5 * time.Millisecond} {
+		t.Run(fmt.Sprint("merge window ", window), func(t *testing.T) {
+			t.Parallel()
+			subscriberNotReading(t, window)
+		})
+	}
+}
+
+func subscriberNotReading(t *testing.T, window time.Duration) {
+	ts := startChatServer(t, func(_ *rtmp.Server, o *scope.Options) { o.SharedObjectMergeWindow = window })
 	healthy := dialSOPeer(t, url(ts, "chat/stall"), false)
 	use := &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}}
 	healthy.write(t, use)
@@ -429,6 +443,9 @@ func TestSharedObjectSubscriberNotReading(t *testing.T) {
 		n := 0
 		for _, e := range healthy.events() {
 			if e.Type == sharedobject.EventChange && e.Key == "k" {
+				if v, _ := e.Value.(string); !strings.HasPrefix(v, fmt.Sprint(n, "x")) {
+					t.Fatalf("change %d: got %.20q…", n, v)
+				}
 				n++
 			}
 		}

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -71,7 +72,7 @@ type writerState struct {
 	pkts      [popBatch]*stream.Packet
 	timeout   time.Duration
 	merge     time.Duration // MergeWindow
-	soMerge   time.Duration // SOMergeWindow
+	tok       bool          // the writer holds c.wtok
 
 	tbuf        []byte              // a round gathered for a conn without writev (TLS)
 	deadline    time.Time           // the write deadline last set
@@ -87,10 +88,6 @@ func (w *writerState) init(c *Conn) {
 	if w.merge == 0 {
 		w.merge = DefaultMergeWindow
 	}
-	w.soMerge = c.srv.SOMergeWindow
-	if w.soMerge == 0 {
-		w.soMerge = DefaultSOMergeWindow
-	}
 }
 
 // writeLoop is the only writer of the socket. Each round it takes every
@@ -104,11 +101,9 @@ func (w *writerState) init(c *Conn) {
 // written at once even while media is held. After an idle spell the first
 // packet goes out immediately.
 //
-// Shared-object batches are merged the same way with their own, shorter
-// window (SOMergeWindow): after a write that carried one, the next ones wait
-// until the window ends, unless something else is written first (they then go
-// with it). A subscriber of an object changed 1000 times a second gets a few
-// writes a window instead of 1000 writes and wake-ups a second.
+// Shared-object batches go out at once: a busy object merges them itself
+// (sharedobject.Options.MergeWindow) and hands each subscriber one run per
+// window, which is one segment to write.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() {
@@ -123,55 +118,29 @@ func (c *Conn) writeLoop() {
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
 	defer merge.Stop()
-	soMerge := time.NewTimer(time.Hour)
-	soMerge.Stop()
-	defer soMerge.Stop()
-	holding := false     // media waits for the merge timer
-	soHolding := false   // shared-object batches wait for soMerge
-	var soLast time.Time // the last write that carried shared-object batches
-	// soBusy: the last hold gathered several batches, so after each write the
-	// writer holds at once (one timer wake-up per write) rather than waking
-	// for the next batch first and then for the timer. A hold that gathers
-	// nothing ends it.
-	soBusy := false
-	// soWindow is the busy hold: it doubles, up to maxSOWindowFactor times
-	// SOMergeWindow, while holds keep gathering many batches (an object
-	// changed hundreds of times a second: fewer, larger writes), and falls
-	// back to SOMergeWindow when they gather few.
-	soWindow := w.soMerge
+	holding := false // media waits for the merge timer
 	for {
 		closing := false
-		soFired := false
-		notify, soNotify := c.notify, c.so.notify
+		notify := c.notify
 		if holding {
 			notify = nil
-		}
-		if soHolding {
-			soNotify = nil
 		}
 		select {
 		case <-c.done:
 			return
 		case it := <-c.out:
+			c.takeWriteToken()
 			closing = c.apply(it)
 		case <-notify:
-		case <-soNotify:
-			// Within the window after the last write of batches: wait for
-			// its end (armed only now, so an idle subscriber costs no timer).
-			if w.soMerge > 0 && !soLast.IsZero() {
-				if wait := w.soMerge - time.Since(soLast); wait > 0 {
-					soMerge.Reset(wait)
-					soHolding = true
-				}
-			}
-		case <-soMerge.C:
-			soHolding, soFired = false, true
+		case <-c.so.notify:
 		case <-merge.C:
 			holding = false
 		case <-ping.C:
+			c.takeWriteToken()
 			c.addControl(csidControl, chunk.TypeUserControl, 0,
 				message.UserControl(message.EventPingRequest, uint32(time.Since(c.started).Milliseconds())))
 		}
+		c.takeWriteToken()
 	drain:
 		for i := 0; i < DefaultOutQueue && !closing; i++ {
 			select {
@@ -189,26 +158,17 @@ func (c *Conn) writeLoop() {
 			}
 			pumped = len(w.bufs) > n
 		}
-		taken := 0 // shared-object batches that went into this round
-		if !soHolding || closing || len(w.bufs) > 0 {
-			taken = c.takeSO()
-		}
-		if soFired {
-			soBusy = taken > 1
-			switch {
-			case taken >= soGrowAt:
-				soWindow = min(2*soWindow, maxSOWindowFactor*w.soMerge)
-			case taken < soGrowAt/2:
-				soWindow = w.soMerge
-			}
-		}
+		c.takeSO()
 		if len(w.bufs) == 0 {
+			c.releaseWriteToken()
 			if closing {
 				return
 			}
 			continue
 		}
-		if err := c.flush(); err != nil {
+		err := c.flush()
+		c.releaseWriteToken()
+		if err != nil {
 			if isTimeout(err) { // the player cannot take what it is sent
 				err = fmt.Errorf("%w: a write took longer than %v", stream.ErrSlowConsumer, w.timeout)
 			}
@@ -222,13 +182,32 @@ func (c *Conn) writeLoop() {
 			merge.Reset(w.merge)
 			holding = true
 		}
-		if taken > 0 {
-			soLast = time.Now()
-			if soBusy && !soHolding && w.soMerge > 0 {
-				soMerge.Reset(soWindow)
-				soHolding = true
-			}
-		}
+	}
+}
+
+// takeWriteToken makes the writer the socket's only writer until
+// releaseWriteToken (see Conn.wtok): a fan-out writing directly holds it for
+// one non-blocking write at most, so this waits a few microseconds at worst.
+// Bytes that write left go first in this round.
+func (c *Conn) takeWriteToken() {
+	w := &c.w
+	if c.raw == nil || w.tok {
+		return
+	}
+	for !c.wtok.CompareAndSwap(false, true) {
+		runtime.Gosched()
+	}
+	w.tok = true
+	if c.partial != nil {
+		w.bufs = append(w.bufs, c.partial)
+		c.partial = nil
+	}
+}
+
+func (c *Conn) releaseWriteToken() {
+	if w := &c.w; w.tok {
+		w.tok = false
+		c.wtok.Store(false)
 	}
 }
 

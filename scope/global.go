@@ -35,6 +35,9 @@ type Options struct {
 	// SharedObjectLinger is how long an idle shared object lingers (see
 	// sharedobject.Options.Linger): 0 means 5 s, negative means at once.
 	SharedObjectLinger time.Duration
+	// SharedObjectMergeWindow merges the fan-out of busy shared objects (see
+	// sharedobject.Options.MergeWindow): 0 or negative means every batch at once.
+	SharedObjectMergeWindow time.Duration
 }
 
 // Global is the root scope "/": the applications and their rooms. Create it with New.

@@ -19,6 +19,7 @@ func (s *Scope) SharedObjects() *sharedobject.Container {
 	}
 	opts := sharedobject.Options{
 		Linger:       s.g.opts.SharedObjectLinger,
+		MergeWindow:  s.g.opts.SharedObjectMergeWindow,
 		Logger:       s.g.log,
 		EmptyChanged: s.sharedObjectsEmpty,
 	}

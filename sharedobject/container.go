@@ -21,6 +21,12 @@ type Options struct {
 	// objects at once (asynchronously). Idle persistent objects are unloaded from memory
 	// after the same delay (their state is in the store).
 	Linger time.Duration
+	// MergeWindow, if positive, merges the fan-out of busy objects: a batch ready
+	// within this long after the object's last fan-out waits for the window's end and
+	// goes out with the others that came meanwhile, as one Run (one call, and for a
+	// transport one write, per subscriber instead of one per batch). The first batch
+	// after a quiet spell goes out at once. Zero or negative: every batch at once.
+	MergeWindow time.Duration
 	// Logger receives drops, store failures and recovered panics with "scope" and "so"
 	// attributes; nil means slog.Default().
 	Logger *slog.Logger
@@ -38,6 +44,7 @@ type Container struct {
 	path   string
 	store  Store
 	linger time.Duration
+	merge  time.Duration // Options.MergeWindow, ≥ 0
 	log    *slog.Logger
 	opts   Options
 
@@ -59,7 +66,7 @@ func NewContainer(path string, store Store, opts Options) *Container {
 	if store == nil {
 		store = NewMemoryStore()
 	}
-	c := &Container{path: path, store: store, linger: opts.Linger, log: opts.Logger, opts: opts,
+	c := &Container{path: path, store: store, linger: opts.Linger, merge: max(opts.MergeWindow, 0), log: opts.Logger, opts: opts,
 		objs: make(map[string]*SharedObject), lastEmpty: true}
 	switch {
 	case c.linger == 0:
@@ -292,6 +299,9 @@ func (c *Container) Close() error {
 	for _, so := range objs {
 		so.mu.Lock()
 		so.stopTimerLocked()
+		if so.hold != nil {
+			so.hold.Stop() // its batches would go to no one
+		}
 		var snap map[string]any
 		if so.persistent && so.dirty {
 			snap = maps.Clone(so.attrs)

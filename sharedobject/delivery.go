@@ -189,7 +189,12 @@ func (d *Delivery) Framed(sub Subscriber, key uint64, frame func(payload []byte)
 // modified. Transports keep their encodings of a batch here (Framed for
 // RTMP); each uses keys of its own. Beyond a few keys build runs each time.
 func (d *Delivery) Shared(key uint64, build func() ([]byte, error)) ([]byte, error) {
-	m := &d.wire
+	return d.wire.get(key, build)
+}
+
+// get returns the value kept for key, made by build the first time (while
+// there are free slots; beyond them build runs each time).
+func (m *wireMemo) get(key uint64, build func() ([]byte, error)) ([]byte, error) {
 	n := m.n.Load()
 	for i := uint32(0); i < n; i++ {
 		if m.keys[i] == key {

@@ -43,6 +43,7 @@ type SendHandler func(origin Origin, args []any) error
 // member is one subscription; a new one is made for every Subscribe of a new subscriber.
 type member struct {
 	sub  Subscriber
+	run  RunSubscriber // sub, if it takes runs
 	id   string
 	dead atomic.Bool // dropped or unsubscribed: receives nothing more
 }
@@ -80,6 +81,12 @@ type SharedObject struct {
 	closed    bool // removed from its container or container closed
 	timer     *time.Timer
 	timerGen  uint64
+
+	// Merged fan-out (Options.MergeWindow): ready batches wait while holding,
+	// until hold fires at lastOut + the window.
+	lastOut time.Time // when the last fan-out began
+	holding bool
+	hold    *time.Timer
 }
 
 func newObject(c *Container, name string, persistent bool, attrs map[string]any, version uint32) *SharedObject {
@@ -155,6 +162,7 @@ func (so *SharedObject) Subscribe(sub Subscriber) error {
 		so.removeLocked(old)
 	}
 	m := &member{sub: sub, id: id}
+	m.run, _ = sub.(RunSubscriber)
 	so.byID[id] = m
 	so.subs = append(slices.Clip(so.subs), m)
 	so.stopTimerLocked()
@@ -488,20 +496,53 @@ func (so *SharedObject) commitAndUnlock() error {
 
 // drain delivers the ready batches at the head of the queue, in order. One goroutine
 // drains at a time; the others leave their ready batches to it.
+//
+// With a merge window (Options.MergeWindow), batches that become ready within the
+// window after the last fan-out wait for its end and then go out together in one round:
+// consecutive batches with the same subscribers form one Run, and a subscriber that
+// takes runs gets one call for each.
 func (so *SharedObject) drain() {
 	so.mu.Lock()
-	if so.draining {
+	if so.draining || so.holding {
 		so.mu.Unlock()
 		return
 	}
 	so.draining = true
+	window := so.c.merge
 	for len(so.queue) > 0 && so.queue[0].ready {
-		it := so.queue[0]
-		so.queue[0] = nil
-		so.queue = so.queue[1:]
+		now := time.Now()
+		if window > 0 {
+			if wait := window - now.Sub(so.lastOut); wait > 0 {
+				so.holding = true
+				if so.hold == nil {
+					so.hold = time.AfterFunc(wait, so.endHold)
+				} else {
+					so.hold.Reset(wait)
+				}
+				break
+			}
+		}
+		so.lastOut = now
+		n := 1
+		if window > 0 { // every ready batch goes in this round
+			for n < len(so.queue) && so.queue[n].ready {
+				n++
+			}
+		}
+		items := slices.Clone(so.queue[:n])
+		clear(so.queue[:n])
+		so.queue = so.queue[n:]
 		ls := so.listeners
 		so.mu.Unlock()
-		failed := so.deliver(it, ls)
+		var failed []failure
+		for len(items) > 0 { // runs: consecutive batches with the same subscribers
+			k := 1
+			for k < len(items) && sameTargets(items[k].targets, items[0].targets) {
+				k++
+			}
+			failed = append(failed, so.deliver(items[:k], ls)...)
+			items = items[k:]
+		}
 		so.mu.Lock()
 		for _, m := range failed {
 			so.removeLocked(m.member)
@@ -517,28 +558,69 @@ func (so *SharedObject) drain() {
 	so.mu.Unlock()
 }
 
+// endHold ends a merge window: the batches it held go out.
+func (so *SharedObject) endHold() {
+	so.mu.Lock()
+	so.holding = false
+	so.lastOut = time.Time{} // due now, whatever the clock says
+	so.mu.Unlock()
+	so.drain()
+}
+
+// sameTargets reports whether two batches were made for the same subscribers (the
+// same copy-on-write snapshot of so.subs).
+func sameTargets(a, b []*member) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 type failure struct {
 	*member
 	err error
 }
 
-func (so *SharedObject) deliver(it *item, ls []*listenerEntry) (failed []failure) {
-	d := it.d
-	if it.notify && len(ls) > 0 {
-		for i := range d.events {
-			switch d.events[i].Type {
+// deliver hands consecutive batches with the same subscribers to them (as a Run to
+// those that take runs, when there are several), after the listeners saw their events.
+func (so *SharedObject) deliver(items []*item, ls []*listenerEntry) (failed []failure) {
+	for _, it := range items {
+		if !it.notify || len(ls) == 0 {
+			continue
+		}
+		for i := range it.d.events {
+			switch it.d.events[i].Type {
 			case EventChange, EventRemove, EventClear, EventSend:
 				for _, l := range ls {
-					so.callListener(l.l, d.events[i])
+					so.callListener(l.l, it.d.events[i])
 				}
 			}
 		}
 	}
-	for _, m := range it.targets {
-		if m.dead.Load() || !d.For(m.id) {
+	var run *Run
+	if len(items) > 1 {
+		run = &Run{ds: make([]*Delivery, len(items))}
+		for i, it := range items {
+			run.ds[i] = it.d
+		}
+	}
+	for _, m := range items[0].targets {
+		if m.dead.Load() {
 			continue
 		}
-		if err := m.sub.Deliver(d); err != nil {
+		var err error
+		switch {
+		case run != nil && m.run != nil:
+			if run.For(m.id) {
+				err = m.run.DeliverRun(run)
+			}
+		default:
+			for _, it := range items {
+				if it.d.For(m.id) {
+					if err = m.sub.Deliver(it.d); err != nil {
+						break
+					}
+				}
+			}
+		}
+		if err != nil {
 			m.dead.Store(true)
 			failed = append(failed, failure{m, err})
 		}

@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		return err // names the file; a damaged store stops the start, it is never silently replaced
 	}
 	defer store.Close()
-	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log, SharedObjects: store})
+	scopes := scope.New(scope.Options{KeepDelay: cfg.KeepDelay, Logger: log, SharedObjects: store,
+		SharedObjectMergeWindow: cfg.SharedObjects.MergeWindow})
 	// Every application meets the auth rules, whatever the transport.
 	authz := auth.New(authPolicy(cfg.Auth), auth.Options{Logger: log, Queue: cfg.Auth.Hooks.Queue})
 	defer func() {
@@ -149,7 +150,7 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 		return fmt.Errorf("streams directory: %w", err)
 	}
 	repairRecordings(log, streamsDir)
-	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow, SOMergeWindow: cfg.SharedObjects.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName,
+	srv := &rtmp.Server{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow, StreamsDir: streamsDir, RecordName: cfg.RecordName,
 		OnRecordDone: func(info rtmp.RecordingInfo, err error) {
 			authz.RecordDone(auth.Recording{Scope: info.Scope, Name: info.Name, File: info.Path,
 				Bytes: info.Stats.Bytes, Duration: info.Stats.Duration, Err: err})

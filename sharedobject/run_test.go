@@ -1,0 +1,129 @@
+package sharedobject
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runSub is a recSub that takes runs; runs records their lengths.
+type runSub struct {
+	*recSub
+	rmu  sync.Mutex
+	runs []*Run
+}
+
+func (s *runSub) DeliverRun(r *Run) error {
+	s.rmu.Lock()
+	s.runs = append(s.runs, r)
+	s.rmu.Unlock()
+	for _, d := range r.Deliveries() {
+		if d.For(s.id) {
+			s.recSub.Deliver(d)
+		}
+	}
+	return nil
+}
+
+func (s *runSub) runCount() int {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return len(s.runs)
+}
+
+// quietSpell makes the object's last fan-out look long past, as after a quiet spell.
+func quietSpell(o *SharedObject) {
+	o.mu.Lock()
+	o.lastOut = time.Now().Add(-24 * time.Hour)
+	o.mu.Unlock()
+}
+
+// TestMergeWindow: after a fan-out, batches wait for the window's end and go out
+// together, as one Run to a RunSubscriber and batch by batch to the others, in order
+// and each as its subscriber sees it; after a quiet spell a batch goes out at once. The
+// window is an hour and its end is called by the test, so no timing decides.
+func TestMergeWindow(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	a := &runSub{recSub: newSub(t, "A")}
+	b := newSub(t, "B")
+	if err := c.Apply(a, use("chat", false)); err != nil {
+		t.Fatal(err)
+	}
+	o := c.Lookup("chat")
+	if len(a.deliveries()) != 1 {
+		t.Fatal("the first batch did not go out at once")
+	}
+	if err := c.Apply(b, use("chat", false)); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.deliveries()) != 0 {
+		t.Fatal("a join within the window was not held")
+	}
+	o.endHold()
+	if got := b.types(); !slices.Equal(got, []EventType{EventUseSuccess, EventClear}) {
+		t.Fatalf("held join: %v", got)
+	}
+	a.reset()
+	b.reset()
+
+	quietSpell(o)
+	o.SetAttribute("", "k1", 1.0)
+	if len(a.deliveries()) != 1 || len(b.deliveries()) != 1 || a.runCount() != 0 {
+		t.Fatalf("after a quiet spell: A %d, B %d deliveries, %d runs; want 1, 1 at once, no run", len(a.deliveries()), len(b.deliveries()), a.runCount())
+	}
+	a.reset()
+	b.reset()
+
+	// Three batches within the window: A writes one, the server one, then a send.
+	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k2", Value: 2.0}))
+	o.SetAttribute("", "k3", 3.0)
+	o.Send("", "h", "x")
+	if n := len(a.deliveries()) + len(b.deliveries()); n != 0 {
+		t.Fatalf("%d deliveries within the window", n)
+	}
+	o.endHold()
+	if a.runCount() != 1 || len(a.runs[0].Deliveries()) != 3 {
+		t.Fatalf("A got %d runs, want one of 3 batches", a.runCount())
+	}
+	if got := a.types(); !slices.Equal(got, []EventType{EventSuccess, EventChange, EventSend}) {
+		t.Fatalf("A (the writer of k2) saw %v", got)
+	}
+	if got := b.types(); !slices.Equal(got, []EventType{EventChange, EventChange, EventSend}) || len(b.deliveries()) != 3 {
+		t.Fatalf("B saw %v in %d deliveries", got, len(b.deliveries()))
+	}
+	var last uint32
+	for _, d := range b.deliveries() {
+		if d.Version() < last {
+			t.Fatalf("versions out of order: %d after %d", d.Version(), last)
+		}
+		last = d.Version()
+	}
+	r := a.runs[0]
+	if !r.Own("A") || r.Own("B") || !r.For("B") || !r.For("C") {
+		t.Fatalf("Own(A) %v Own(B) %v For(B) %v For(C) %v", r.Own("A"), r.Own("B"), r.For("B"), r.For("C"))
+	}
+	builds := 0
+	build := func() ([]byte, error) { builds++; return []byte("x"), nil }
+	x, _ := r.Shared(7, build)
+	y, _ := r.Shared(7, build)
+	if builds != 1 || &x[0] != &y[0] {
+		t.Fatalf("Shared built %d times for one key", builds)
+	}
+}
+
+// TestMergeWindowTimer: the window's end comes by itself, and the object still
+// lingers and goes once idle.
+func TestMergeWindowTimer(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: 20 * time.Millisecond, Linger: time.Millisecond})
+	a := &runSub{recSub: newSub(t, "A")}
+	c.Apply(a, use("chat", false))
+	o := c.Lookup("chat")
+	a.reset()
+	for i := range 5 {
+		o.SetAttribute("", "k", float64(i))
+	}
+	waitFor(t, "the held batches", func() bool { return len(a.deliveries()) == 5 })
+	c.Apply(a, &Message{Name: "chat", Events: []Event{{Type: EventRelease}}})
+	waitFor(t, "the idle object to go", func() bool { return c.Lookup("chat") == nil })
+}
