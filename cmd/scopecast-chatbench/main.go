@@ -156,6 +156,10 @@ type Report struct {
 	// its send to its delivery at the last receiver (the slowest of all):
 	// the shared-object target's measure.
 	LastReceiver LatencyReport `json:"latency_to_last_receiver"`
+	// FirstReceiver is the same to the first receiver: what the server's
+	// own queueing adds before anyone gets the message (LastReceiver −
+	// FirstReceiver is the fan-out's spread plus the clients' reading).
+	FirstReceiver LatencyReport `json:"latency_to_first_receiver"`
 	// ByPath splits the latencies by sender → receiver kind: ws→ws, ws→rtmp,
 	// rtmp→ws, rtmp→rtmp.
 	ByPath map[string]LatencyReport `json:"latency_by_path"`
@@ -279,6 +283,7 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	var secs [][]int64           // latencies by second of sending
 	last := make([]int64, sent)  // per message: latest delivery so far
 	missed := make([]bool, sent) // per message: some receiver did not get it
+	first := make([]int64, sent) // per message: earliest delivery so far
 	firstNs := int64(0)
 	if len(msgs) > 0 {
 		firstNs = b.sendNs[msgs[0]]
@@ -311,6 +316,9 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 				continue
 			}
 			last[id] = max(last[id], lat)
+			if first[id] == 0 || lat < first[id] {
+				first[id] = lat
+			}
 			d.Received++
 			all = append(all, lat)
 			path := kind[from.kind] + "→" + kind[p.kind]
@@ -327,13 +335,15 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	}
 	d.Lost = d.Expected - d.Received
 	rep.Latency = latencies(all)
-	var lasts []int64
+	var lasts, firsts []int64
 	for _, id := range msgs {
 		if !missed[id] && last[id] > 0 {
 			lasts = append(lasts, last[id])
+			firsts = append(firsts, first[id])
 		}
 	}
 	rep.LastReceiver = latencies(lasts)
+	rep.FirstReceiver = latencies(firsts)
 	for _, s := range secs {
 		if len(s) > 0 {
 			rep.Latency.Worst = max(rep.Latency.Worst, latencies(s).P99)
@@ -405,6 +415,9 @@ func (rep *Report) WriteText(w io.Writer) {
 	if l := rep.LastReceiver; l.N > 0 {
 		p("last receiver: %d messages: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (send → delivery at the slowest receiver)",
 			l.N, l.P50, l.P90, l.P99, l.Max)
+		f := rep.FirstReceiver
+		p("first receiver: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (send → delivery at the quickest receiver)",
+			f.P50, f.P90, f.P99, f.Max)
 	}
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range rep.ByPath {

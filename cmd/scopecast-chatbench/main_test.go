@@ -103,6 +103,9 @@ func TestRunInProcess(t *testing.T) {
 			if l := rep.LastReceiver; l.N != rep.Run.Sent || l.P99 < rep.Latency.P50 || l.Max != rep.Latency.Max {
 				t.Errorf("last receiver %+v (sent %d, latency %+v)", l, rep.Run.Sent, rep.Latency)
 			}
+			if f := rep.FirstReceiver; f.N != rep.Run.Sent || f.P50 > rep.LastReceiver.P50 || f.Max > rep.LastReceiver.Max {
+				t.Errorf("first receiver %+v, last %+v", f, rep.LastReceiver)
+			}
 		})
 	}
 }
