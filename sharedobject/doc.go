@@ -55,6 +55,15 @@
 // the batches were made. So a client's success is never sent before its change is
 // durable, and versions reach every subscriber in rising order.
 //
+// Merged fan-out (Options.MergeWindow): an object changed hundreds of times a second
+// would cost one call, and for a transport one socket write, per batch per subscriber.
+// With a window, the first batch after a quiet spell goes out at once; the batches
+// ready within the window after a fan-out wait for its end and go out together in one
+// round, consecutive ones with the same subscribers as one [Run]. A [RunSubscriber]
+// gets one DeliverRun per run (the RTMP connection frames it once for every subscriber
+// without events of its own and writes it to the socket at once); other subscribers
+// get each batch by Deliver, in the same order.
+//
 // Joining (use): the subscriber receives use success, then clear for transient objects
 // only (Red5's SharedObject.register does the same: a persistent object's client may
 // keep a local copy, which the following changes update), then one change per

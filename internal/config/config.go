@@ -78,9 +78,10 @@ type Config struct {
 
 // SharedObjects configures shared-object delivery (RTMP and WebSocket).
 type SharedObjects struct {
-	// MergeWindow: a batch that comes within this long after a write to a
-	// client waits for the window's end, so that one write carries several;
-	// negative: write at once.
+	// MergeWindow: a busy shared object's batches that come within this
+	// long after its last fan-out wait for the window's end and go out
+	// together (sharedobject.Options.MergeWindow), and a WebSocket client's
+	// writes are merged the same way; negative: at once.
 	MergeWindow time.Duration `yaml:"merge_window"`
 }
 
