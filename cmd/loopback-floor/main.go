@@ -5,15 +5,24 @@
 // figure in docs/benchmarks.md on the same machine.
 //
 //	go run ./cmd/loopback-floor -n 1000 -size 14000 -period 50ms -d 15s
+//
+// With -rounds it is the floor under the shared-object fan-out instead: every
+// PERIOD the same SIZE bytes go to all N connections from -workers goroutines
+// (a round), and the reader reports, per round, the time from the round's
+// start to its delivery at the last connection, and both processes' CPU.
+//
+//	go run ./cmd/loopback-floor -rounds -n 1000 -size 350 -period 5ms -d 10s
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +42,15 @@ func main() {
 	size := flag.Int("size", 14000, "bytes per write")
 	period := flag.Duration("period", 50*time.Millisecond, "write period")
 	dur := flag.Duration("d", 10*time.Second, "duration")
+	rounds := flag.Bool("rounds", false, "fan-out rounds: the same bytes to every connection each period, latency to the last")
+	workers := flag.Int("workers", 2, "writer goroutines of a round (-rounds)")
 	read := flag.String("read", "", "reader mode: address")
 	flag.Parse()
 	if *read != "" {
+		if *rounds {
+			readRounds(*read, *n)
+			return
+		}
 		var wg sync.WaitGroup
 		for i := 0; i < *n; i++ {
 			c, err := net.Dial("tcp", *read)
@@ -49,11 +64,17 @@ func main() {
 		return
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	cmd := exec.Command(os.Args[0], "-read", l.Addr().String(), "-n", strconv.Itoa(*n))
+	cmd := exec.Command(os.Args[0], "-read", l.Addr().String(), "-n", strconv.Itoa(*n), "-rounds="+strconv.FormatBool(*rounds))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Start()
 	conns := make([]net.Conn, *n)
 	for i := range conns {
 		conns[i], _ = l.Accept()
+	}
+	if *rounds {
+		writeRounds(conns, *size, *period, *dur, *workers)
+		cmd.Wait()
+		return
 	}
 	buf := make([]byte, *size)
 	t0, c0 := time.Now(), cpuTicks()
@@ -80,4 +101,88 @@ func main() {
 	fmt.Printf("n=%d size=%d period=%v: %.1f MB/s, writer %.2f CPU s = %.2f CPU s per GB\n", *n, *size, *period,
 		float64(total)/1e6/time.Since(t0).Seconds(), cpu, cpu/(float64(total)/1e9))
 	cmd.Wait()
+}
+
+// writeRounds writes one round every period: a 12-byte header (the round's
+// start, Unix ns, and the length) and padding, the same bytes to every conn.
+func writeRounds(conns []net.Conn, size int, period, dur time.Duration, workers int) {
+	time.Sleep(500 * time.Millisecond) // the reader's goroutines settle
+	buf := make([]byte, max(size, 12))
+	t0, c0 := time.Now(), cpuTicks()
+	tk := time.NewTicker(period)
+	writes := 0
+	for time.Since(t0) < dur {
+		<-tk.C
+		binary.BigEndian.PutUint64(buf, uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint32(buf[8:], uint32(len(buf)))
+		var wg sync.WaitGroup
+		for k := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := k; i < len(conns); i += workers {
+					conns[i].Write(buf)
+				}
+			}()
+		}
+		wg.Wait()
+		writes += len(conns)
+	}
+	el := time.Since(t0).Seconds()
+	fmt.Printf("writer: %d conns, a round of %d bytes every %v from %d goroutines: %.0f writes/s, %.2f cores\n",
+		len(conns), len(buf), period, workers, float64(writes)/el, (cpuTicks()-c0)/el)
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// readRounds reads every conn and reports, per round, the latest arrival.
+func readRounds(addr string, n int) {
+	var mu sync.Mutex
+	last := map[int64]int64{} // round start → latest arrival − start
+	var wg sync.WaitGroup
+	t0, c0 := time.Now(), cpuTicks()
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			panic(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<16)
+			have := 0
+			for {
+				k, err := c.Read(buf[have:])
+				if err != nil {
+					return
+				}
+				now := time.Now().UnixNano()
+				have += k
+				for have >= 12 {
+					start, ln := int64(binary.BigEndian.Uint64(buf)), int(binary.BigEndian.Uint32(buf[8:]))
+					if have < ln {
+						break
+					}
+					mu.Lock()
+					last[start] = max(last[start], now-start)
+					mu.Unlock()
+					have = copy(buf, buf[ln:have])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0).Seconds()
+	var v []int64
+	for _, l := range last {
+		v = append(v, l)
+	}
+	if len(v) == 0 {
+		return
+	}
+	slices.Sort(v)
+	q := func(f float64) float64 { return float64(v[int(f*float64(len(v)-1))]) / 1e6 }
+	fmt.Printf("reader: %.2f cores; %d rounds; round start → last connection's delivery: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		(cpuTicks()-c0)/el, len(v), q(.5), q(.99), q(1))
 }
