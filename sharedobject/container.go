@@ -21,11 +21,11 @@ type Options struct {
 	// objects at once (asynchronously). Idle persistent objects are unloaded from memory
 	// after the same delay (their state is in the store).
 	Linger time.Duration
-	// MergeWindow, if positive, merges the fan-out of busy objects: a batch ready
-	// within this long after the object's last fan-out waits for the window's end and
-	// goes out with the others that came meanwhile, as one Run (one call, and for a
-	// transport one write, per subscriber instead of one per batch). The first batch
-	// after a quiet spell goes out at once. Zero or negative: every batch at once.
+	// MergeWindow, if positive, merges the fan-out of busy objects: batches go out in
+	// sweeps over the subscribers, at most one per window, each subscriber getting what
+	// came since its last turn as one Run (one call, and for a transport one write,
+	// instead of one per batch); see the package documentation. The first batch after
+	// a quiet spell goes out at once. Zero or negative: every batch at once.
 	MergeWindow time.Duration
 	// Logger receives drops, store failures and recovered panics with "scope" and "so"
 	// attributes; nil means slog.Default().

@@ -57,12 +57,14 @@
 //
 // Merged fan-out (Options.MergeWindow): an object changed hundreds of times a second
 // would cost one call, and for a transport one socket write, per batch per subscriber.
-// With a window, the first batch after a quiet spell goes out at once; the batches
-// ready within the window after a fan-out wait for its end and go out together in one
-// round, consecutive ones with the same subscribers as one [Run]. A [RunSubscriber]
-// gets one DeliverRun per run (the RTMP connection frames it once for every subscriber
-// without events of its own and writes it to the socket at once); other subscribers
-// get each batch by Deliver, in the same order.
+// With a window, each subscriber has a cursor into the object's pipeline, and the
+// batches go out in sweeps over the subscribers, at most one sweep per window (the
+// first batch after a quiet spell at once): each subscriber is handed every batch from
+// its cursor on, consecutive ones as one [Run] where it can, and a batch that becomes
+// ready during a sweep goes to the subscribers not yet visited in the same sweep. A
+// [RunSubscriber] gets one DeliverRun per sweep (the RTMP connection frames a run once
+// for every subscriber without events of its own and writes it to the socket at once);
+// other subscribers get each batch by Deliver, in the same order.
 //
 // Joining (use): the subscriber receives use success, then clear for transient objects
 // only (Red5's SharedObject.register does the same: a persistent object's client may

@@ -45,11 +45,14 @@ type member struct {
 	sub  Subscriber
 	run  RunSubscriber // sub, if it takes runs
 	id   string
+	next uint64 // merged fan-out: the seq of the first batch it has not been handed (the drainer's)
 	dead atomic.Bool // dropped or unsubscribed: receives nothing more
 }
 
 // item is one batch in the object's ordered delivery pipeline.
 type item struct {
+	seq     uint64  // position in the object's pipeline
+	only    *member // a batch for one member (its join); nil: for the subscribers of targets
 	d       *Delivery
 	targets []*member // the subscribers when the batch was made (shared, read-only)
 	notify  bool      // listeners see its events
@@ -84,7 +87,10 @@ type SharedObject struct {
 
 	// Merged fan-out (Options.MergeWindow): ready batches wait while holding,
 	// until hold fires at lastOut + the window.
-	lastOut time.Time // when the last fan-out began
+	lastOut  time.Time // when the last fan-out began
+	seq      uint64    // the next item's seq
+	base     uint64    // the seq of queue[0]
+	notified uint64    // merged fan-out: items below this seq were shown to the listeners (the drainer's)
 	holding bool
 	hold    *time.Timer
 }
@@ -174,7 +180,10 @@ func (so *SharedObject) Subscribe(sub Subscriber) error {
 	for _, k := range slices.Sorted(maps.Keys(so.attrs)) {
 		events = append(events, OriginEvent{Event: Event{Type: EventChange, Key: k, Value: so.attrs[k]}})
 	}
+	m.next = so.seq
 	so.queue = append(so.queue, &item{
+		seq:     so.nextSeqLocked(),
+		only:    m,
 		d:       newDelivery(so.name, so.version, so.persistent, events),
 		targets: []*member{m},
 		ready:   true,
@@ -462,6 +471,7 @@ func (so *SharedObject) commitAndUnlock() error {
 	}
 	countBatch(len(so.batch))
 	it := &item{
+		seq:     so.nextSeqLocked(),
 		d:       newDelivery(so.name, so.version, so.persistent, so.batch),
 		targets: so.subs,
 		notify:  true,
@@ -497,10 +507,8 @@ func (so *SharedObject) commitAndUnlock() error {
 // drain delivers the ready batches at the head of the queue, in order. One goroutine
 // drains at a time; the others leave their ready batches to it.
 //
-// With a merge window (Options.MergeWindow), batches that become ready within the
-// window after the last fan-out wait for its end and then go out together in one round:
-// consecutive batches with the same subscribers form one Run, and a subscriber that
-// takes runs gets one call for each.
+// With a merge window (Options.MergeWindow) the drainer sweeps the subscribers instead
+// (see sweepLocked).
 func (so *SharedObject) drain() {
 	so.mu.Lock()
 	if so.draining || so.holding {
@@ -508,46 +516,19 @@ func (so *SharedObject) drain() {
 		return
 	}
 	so.draining = true
-	window := so.c.merge
-	for len(so.queue) > 0 && so.queue[0].ready {
-		now := time.Now()
-		if window > 0 {
-			if wait := window - now.Sub(so.lastOut); wait > 0 {
-				so.holding = true
-				if so.hold == nil {
-					so.hold = time.AfterFunc(wait, so.endHold)
-				} else {
-					so.hold.Reset(wait)
-				}
-				break
-			}
-		}
-		so.lastOut = now
-		n := 1
-		if window > 0 { // every ready batch goes in this round
-			for n < len(so.queue) && so.queue[n].ready {
-				n++
-			}
-		}
-		items := slices.Clone(so.queue[:n])
-		clear(so.queue[:n])
-		so.queue = so.queue[n:]
-		ls := so.listeners
-		so.mu.Unlock()
-		var failed []failure
-		for len(items) > 0 { // runs: consecutive batches with the same subscribers
-			k := 1
-			for k < len(items) && sameTargets(items[k].targets, items[0].targets) {
-				k++
-			}
-			failed = append(failed, so.deliver(items[:k], ls)...)
-			items = items[k:]
-		}
-		so.mu.Lock()
-		for _, m := range failed {
-			so.removeLocked(m.member)
-			so.c.dropped.Add(1)
-			so.c.log.Warn("shared object: subscriber dropped", "scope", so.c.path, "so", so.name, "conn", m.id, "err", m.err)
+	if window := so.c.merge; window > 0 {
+		so.sweepLocked(window)
+	} else {
+		for len(so.queue) > 0 && so.queue[0].ready {
+			it := so.queue[0]
+			so.queue[0] = nil
+			so.queue = so.queue[1:]
+			so.base++
+			ls := so.listeners
+			so.mu.Unlock()
+			failed := so.deliver([]*item{it}, ls)
+			so.mu.Lock()
+			so.dropLocked(failed)
 		}
 	}
 	if len(so.queue) == 0 {
@@ -558,6 +539,184 @@ func (so *SharedObject) drain() {
 	so.mu.Unlock()
 }
 
+func (so *SharedObject) dropLocked(failed []failure) {
+	for _, m := range failed {
+		so.removeLocked(m.member)
+		so.c.dropped.Add(1)
+		so.c.log.Warn("shared object: subscriber dropped", "scope", so.c.path, "so", so.name, "conn", m.id, "err", m.err)
+	}
+}
+
+func (so *SharedObject) nextSeqLocked() uint64 {
+	so.seq++
+	return so.seq - 1
+}
+
+// readyEndLocked returns the seq after the ready batches at the head of the queue.
+func (so *SharedObject) readyEndLocked() uint64 {
+	n := 0
+	for n < len(so.queue) && so.queue[n].ready {
+		n++
+	}
+	return so.base + uint64(n)
+}
+
+// sweepLocked is the merged fan-out. Each subscriber has a cursor (member.next) into
+// the queue; a sweep hands every subscriber, in turn, the ready batches from its cursor
+// on, as one Run where it can, and looks for batches that became ready every few
+// subscribers: a batch that comes in the middle of a sweep goes to the subscribers not
+// yet visited at once, and to the others in the next sweep. A sweep starts at most once
+// per window (the batches wait for its end), so a subscriber gets at most about one
+// call, and one write, per window. so.mu held; released while handing out.
+func (so *SharedObject) sweepLocked(window time.Duration) {
+	for {
+		end := so.readyEndLocked()
+		if so.notified >= end && !so.behindLocked(end) { // listeners and subscribers have all
+			so.trimLocked()
+			return
+		}
+		now := time.Now()
+		if wait := window - now.Sub(so.lastOut); wait > 0 {
+			so.holding = true
+			if so.hold == nil {
+				so.hold = time.AfterFunc(wait, so.endHold)
+			} else {
+				so.hold.Reset(wait)
+			}
+			return
+		}
+		so.lastOut = now
+		subs := so.subs
+		sw := sweep{so: so, base: so.base, end: end, log: so.queue[:end-so.base], ls: so.listeners}
+		so.mu.Unlock()
+		sw.notify()
+		for i, m := range subs {
+			if i%sweepCheck == sweepCheck-1 {
+				sw.extend()
+			}
+			sw.visit(m)
+		}
+		so.mu.Lock()
+		so.dropLocked(sw.failed)
+		so.trimLocked()
+	}
+}
+
+// sweepCheck is how many subscribers a sweep visits between two looks for new batches.
+const sweepCheck = 32
+
+// behindLocked reports whether a subscriber has not been handed every batch below end.
+func (so *SharedObject) behindLocked(end uint64) bool {
+	for _, m := range so.subs {
+		if !m.dead.Load() && m.next < end {
+			return true
+		}
+	}
+	return false
+}
+
+// trimLocked drops the batches every subscriber has been handed.
+func (so *SharedObject) trimLocked() {
+	low := so.readyEndLocked()
+	for _, m := range so.subs {
+		if !m.dead.Load() {
+			low = min(low, m.next)
+		}
+	}
+	n := int(low - so.base)
+	clear(so.queue[:n])
+	so.queue = so.queue[n:]
+	so.base = low
+}
+
+// sweep is one pass of the merged fan-out (the drainer's).
+type sweep struct {
+	so        *SharedObject
+	base, end uint64  // the queue's head seq, and the end of what this sweep hands out
+	log       []*item // queue[:end-base] (the drainer alone removes from the head)
+	ls        []*listenerEntry
+	from      uint64 // the last run made, for subscribers whose cursor was from
+	run       *Run
+	failed    []failure
+}
+
+// extend takes the batches that became ready since the sweep began.
+func (sw *sweep) extend() {
+	so := sw.so
+	so.mu.Lock()
+	end := so.readyEndLocked()
+	if end > sw.end {
+		sw.log, sw.end, sw.ls = so.queue[:end-sw.base], end, so.listeners
+		sw.run = nil
+	}
+	so.mu.Unlock()
+	sw.notify()
+}
+
+// notify shows the listeners the events of the batches not shown yet, in order.
+func (sw *sweep) notify() {
+	so := sw.so
+	for ; so.notified < sw.end; so.notified++ {
+		it := sw.log[so.notified-sw.base]
+		if !it.notify || len(sw.ls) == 0 {
+			continue
+		}
+		for i := range it.d.events {
+			switch it.d.events[i].Type {
+			case EventChange, EventRemove, EventClear, EventSend:
+				for _, l := range sw.ls {
+					so.callListener(l.l, it.d.events[i])
+				}
+			}
+		}
+	}
+}
+
+// visit hands m the batches from its cursor to the sweep's end.
+func (sw *sweep) visit(m *member) {
+	if m.dead.Load() || m.next >= sw.end {
+		return
+	}
+	from := max(m.next, sw.base)
+	items := sw.log[from-sw.base:]
+	m.next = sw.end
+	var err error
+	switch {
+	case len(items) > 1 && m.run != nil && !hasOnly(items):
+		if sw.run == nil || sw.from != from {
+			sw.run, sw.from = &Run{ds: make([]*Delivery, len(items))}, from
+			for i, it := range items {
+				sw.run.ds[i] = it.d
+			}
+		}
+		if sw.run.For(m.id) {
+			err = m.run.DeliverRun(sw.run)
+		}
+	default:
+		for _, it := range items {
+			if (it.only == nil || it.only == m) && it.d.For(m.id) {
+				if err = m.sub.Deliver(it.d); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err != nil {
+		m.dead.Store(true)
+		sw.failed = append(sw.failed, failure{m, err})
+	}
+}
+
+// hasOnly reports whether some batch is for one member only (a join).
+func hasOnly(items []*item) bool {
+	for _, it := range items {
+		if it.only != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // endHold ends a merge window: the batches it held go out.
 func (so *SharedObject) endHold() {
 	so.mu.Lock()
@@ -565,12 +724,6 @@ func (so *SharedObject) endHold() {
 	so.lastOut = time.Time{} // due now, whatever the clock says
 	so.mu.Unlock()
 	so.drain()
-}
-
-// sameTargets reports whether two batches were made for the same subscribers (the
-// same copy-on-write snapshot of so.subs).
-func sameTargets(a, b []*member) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 type failure struct {

@@ -1,6 +1,7 @@
 package sharedobject
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -126,4 +127,74 @@ func TestMergeWindowTimer(t *testing.T) {
 	waitFor(t, "the held batches", func() bool { return len(a.deliveries()) == 5 })
 	c.Apply(a, &Message{Name: "chat", Events: []Event{{Type: EventRelease}}})
 	waitFor(t, "the idle object to go", func() bool { return c.Lookup("chat") == nil })
+}
+
+// hookSub calls fn on its first delivery after armed is set.
+type hookSub struct {
+	*runSub
+	once sync.Once
+	fn   func()
+}
+
+func (s *hookSub) DeliverRun(r *Run) error {
+	s.once.Do(s.fn)
+	return s.runSub.DeliverRun(r)
+}
+
+func (s *hookSub) Deliver(d *Delivery) error {
+	s.once.Do(s.fn)
+	return s.runSub.Deliver(d)
+}
+
+// TestSweepTakesNewBatches: a batch that becomes ready in the middle of a sweep goes to
+// the subscribers not yet visited in the same sweep (from the next look on), and to
+// the others in the next sweep; everyone gets everything once, in order.
+func TestSweepTakesNewBatches(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	subs := make([]*runSub, 3*sweepCheck)
+	var o *SharedObject
+	for i := range subs {
+		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
+		if i == 0 {
+			c.Apply(subs[i], use("chat", false))
+			o = c.Lookup("chat")
+			continue
+		}
+		c.Apply(subs[i], use("chat", false))
+	}
+	o.endHold() // the held joins
+	quietSpell(o)
+	for _, s := range subs {
+		s.reset()
+	}
+	// Subscriber 1 is visited second in the sweep below; its delivery makes a new batch.
+	hook := &hookSub{runSub: subs[1]}
+	hook.fn = func() { o.SetAttribute("", "k2", 2.0) }
+	o.mu.Lock()
+	for _, m := range o.subs {
+		if m.id == "s1" {
+			m.sub, m.run = hook, hook
+		}
+	}
+	o.mu.Unlock()
+	o.SetAttribute("", "k1", 1.0) // after a quiet spell: a sweep at once
+	for i, s := range subs {
+		got := len(s.deliveries())
+		want := 1 // k1 only: visited before the sweep looked again
+		if i >= sweepCheck-1 {
+			want = 2 // k1 and k2 in one run
+		}
+		if got != want {
+			t.Fatalf("subscriber %d got %d batches in the first sweep, want %d", i, got, want)
+		}
+	}
+	o.endHold()
+	for i, s := range subs {
+		if got := s.types(); !slices.Equal(got, []EventType{EventChange, EventChange}) {
+			t.Fatalf("subscriber %d saw %v, want k1 and k2 once", i, got)
+		}
+		if ds := s.deliveries(); ds[0].Version() >= ds[1].Version() {
+			t.Fatalf("subscriber %d: versions out of order", i)
+		}
+	}
 }
