@@ -45,7 +45,7 @@ type member struct {
 	sub  Subscriber
 	run  RunSubscriber // sub, if it takes runs
 	id   string
-	next uint64 // merged fan-out: the seq of the first batch it has not been handed (the drainer's)
+	next uint64      // merged fan-out: the seq of the first batch it has not been handed (the drainer's)
 	dead atomic.Bool // dropped or unsubscribed: receives nothing more
 }
 
@@ -91,8 +91,8 @@ type SharedObject struct {
 	seq      uint64    // the next item's seq
 	base     uint64    // the seq of queue[0]
 	notified uint64    // merged fan-out: items below this seq were shown to the listeners (the drainer's)
-	holding bool
-	hold    *time.Timer
+	holding  bool
+	hold     *time.Timer
 }
 
 func newObject(c *Container, name string, persistent bool, attrs map[string]any, version uint32) *SharedObject {
