@@ -526,7 +526,7 @@ func (so *SharedObject) drain() {
 			so.base++
 			ls := so.listeners
 			so.mu.Unlock()
-			failed := so.deliver([]*item{it}, ls)
+			failed := so.deliver(it, ls)
 			so.mu.Lock()
 			so.dropLocked(failed)
 		}
@@ -657,18 +657,7 @@ func (sw *sweep) extend() {
 func (sw *sweep) notify() {
 	so := sw.so
 	for ; so.notified < sw.end; so.notified++ {
-		it := sw.log[so.notified-sw.base]
-		if !it.notify || len(sw.ls) == 0 {
-			continue
-		}
-		for i := range it.d.events {
-			switch it.d.events[i].Type {
-			case EventChange, EventRemove, EventClear, EventSend:
-				for _, l := range sw.ls {
-					so.callListener(l.l, it.d.events[i])
-				}
-			}
-		}
+		so.show(sw.log[so.notified-sw.base], sw.ls)
 	}
 }
 
@@ -731,54 +720,34 @@ type failure struct {
 	err error
 }
 
-// deliver hands consecutive batches with the same subscribers to them (as a Run to
-// those that take runs, when there are several), after the listeners saw their events.
-func (so *SharedObject) deliver(items []*item, ls []*listenerEntry) (failed []failure) {
-	for _, it := range items {
-		if !it.notify || len(ls) == 0 {
+// deliver hands one batch to its subscribers, after the listeners saw its events.
+func (so *SharedObject) deliver(it *item, ls []*listenerEntry) (failed []failure) {
+	so.show(it, ls)
+	for _, m := range it.targets {
+		if m.dead.Load() || !it.d.For(m.id) {
 			continue
 		}
-		for i := range it.d.events {
-			switch it.d.events[i].Type {
-			case EventChange, EventRemove, EventClear, EventSend:
-				for _, l := range ls {
-					so.callListener(l.l, it.d.events[i])
-				}
-			}
-		}
-	}
-	var run *Run
-	if len(items) > 1 {
-		run = &Run{ds: make([]*Delivery, len(items))}
-		for i, it := range items {
-			run.ds[i] = it.d
-		}
-	}
-	for _, m := range items[0].targets {
-		if m.dead.Load() {
-			continue
-		}
-		var err error
-		switch {
-		case run != nil && m.run != nil:
-			if run.For(m.id) {
-				err = m.run.DeliverRun(run)
-			}
-		default:
-			for _, it := range items {
-				if it.d.For(m.id) {
-					if err = m.sub.Deliver(it.d); err != nil {
-						break
-					}
-				}
-			}
-		}
-		if err != nil {
+		if err := m.sub.Deliver(it.d); err != nil {
 			m.dead.Store(true)
 			failed = append(failed, failure{m, err})
 		}
 	}
 	return failed
+}
+
+// show calls the listeners with the batch's events (those of a write, not a join).
+func (so *SharedObject) show(it *item, ls []*listenerEntry) {
+	if !it.notify || len(ls) == 0 {
+		return
+	}
+	for i := range it.d.events {
+		switch it.d.events[i].Type {
+		case EventChange, EventRemove, EventClear, EventSend:
+			for _, l := range ls {
+				so.callListener(l.l, it.d.events[i])
+			}
+		}
+	}
 }
 
 func (so *SharedObject) callListener(l Listener, ev OriginEvent) {
