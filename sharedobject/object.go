@@ -615,9 +615,10 @@ func (so *SharedObject) behindLocked(end uint64) bool {
 	return false
 }
 
-// trimLocked drops the batches every subscriber has been handed.
+// trimLocked drops the batches the listeners were shown and every subscriber has been
+// handed.
 func (so *SharedObject) trimLocked() {
-	low := so.readyEndLocked()
+	low := so.notified
 	for _, m := range so.subs {
 		if !m.dead.Load() {
 			low = min(low, m.next)

@@ -198,3 +198,37 @@ func TestSweepTakesNewBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedListenerWithoutSubscribers: with a merge window and no subscriber, a batch
+// that becomes ready during a sweep (here written by the listener itself) is shown to
+// the listeners in the next sweep, not dropped with the batches handed out (it was, and
+// the next sweep then indexed below the queue's head and panicked).
+func TestMergedListenerWithoutSubscribers(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	o, _ := c.Get("chat", false, true)
+	o.Acquire()
+	defer o.Release()
+	var mu sync.Mutex
+	var seen []string
+	o.AddListener(ListenerFunc(func(so *SharedObject, ev OriginEvent) {
+		mu.Lock()
+		seen = append(seen, ev.Key)
+		mu.Unlock()
+		if ev.Key == "echo" {
+			so.SetAttribute("", "echoed", true) // ready in the middle of the sweep
+		}
+	}))
+	o.SetAttribute("", "echo", 1.0) // after a quiet spell: a sweep at once
+	o.endHold()
+	mu.Lock()
+	got := slices.Clone(seen)
+	mu.Unlock()
+	if !slices.Equal(got, []string{"echo", "echoed"}) {
+		t.Fatalf("listener saw %q, want echo then echoed", got)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) != 0 || o.notified != o.base {
+		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified, o.base)
+	}
+}
