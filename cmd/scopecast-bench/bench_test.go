@@ -248,16 +248,10 @@ func TestVideoInfo(t *testing.T) {
 	}
 }
 
-func TestParseRampAndArgs(t *testing.T) {
-	for in, want := range map[string]float64{"200/s": 200, "0": 0, "12.5": 12.5} {
-		if got, err := parseRamp(in); err != nil || got != want {
-			t.Errorf("parseRamp(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"x", "-1/s", "NaN"} {
-		if _, err := parseRamp(in); err == nil {
-			t.Errorf("parseRamp(%q) accepted", in)
-		}
+// The -ramp values are benchutil.ParsePerSecond's (tested there).
+func TestArgs(t *testing.T) {
+	if err := run(context.Background(), []string{"-ramp", "NaN"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-ramp") {
+		t.Errorf("-ramp NaN: %v", err)
 	}
 	args, err := ffmpegArgs("2M", "1280x720", 10*time.Second, "/tmp/x.flv")
 	if err != nil {

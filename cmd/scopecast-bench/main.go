@@ -17,37 +17,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/scopecast/scopecast/cmd/internal/benchutil"
 	"github.com/scopecast/scopecast/rtmp/client"
 )
 
-func main() {
-	// The tool allocates one payload per received message and keeps little
-	// live: collect less often, so the server gets the CPU.
-	debug.SetGCPercent(400)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "scopecast-bench:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { benchutil.Main("scopecast-bench", run) }
 
 // run parses args, runs the benchmark and writes the report to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if cfg.Ramp, err = parseRamp(ramp); err != nil {
+	if cfg.Ramp, err = benchutil.ParsePerSecond("-ramp", ramp); err != nil {
 		return err
 	}
 	if cfg.Players < 0 {
@@ -111,23 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.WriteText(stdout)
-	return nil
-}
-
-// parseRamp reads "200/s", "200" or "0".
-func parseRamp(s string) (float64, error) {
-	v := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f != f {
-		return 0, fmt.Errorf("-ramp %q: want players per second, e.g. 200/s", s)
-	}
-	return f, nil
+	return benchutil.Output(stdout, asJSON, rep)
 }
 
 // maxSourceIPs bounds a -source-ips range.

@@ -6,9 +6,9 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
+	"github.com/scopecast/scopecast/cmd/internal/benchutil"
 	"github.com/scopecast/scopecast/cmd/internal/procstat"
 )
 
@@ -44,8 +44,8 @@ type Report struct {
 	Gap        GapReport        `json:"frame_gap"`
 	Latency    *LatencyReport   `json:"latency,omitempty"`
 
-	Server *ServerReport `json:"server,omitempty"`
-	Errors []ErrorCount  `json:"errors"`
+	Server *ServerReport          `json:"server,omitempty"`
+	Errors []benchutil.ErrorCount `json:"errors"`
 }
 
 // PublisherReport describes the reference timeline: what the publisher sent.
@@ -125,20 +125,14 @@ type ServerReport struct {
 	RSSPerPlayerKB float64 `json:"rss_per_player_kb"`
 }
 
-// ErrorCount is one kind of error and how many players had it.
-type ErrorCount struct {
-	Error string `json:"error"`
-	Count int    `json:"count"`
-}
-
 func (r *bench) report(start, end time.Time) *Report {
 	secs := end.Sub(start).Seconds()
 	rep := &Report{
 		URL: r.cfg.URL, PlayerURL: r.cfg.PlayerURL, SourceIPs: len(r.cfg.SourceIPs),
-		Players: r.cfg.Players, DurationS: round(secs, 3), Ramp: r.cfg.Ramp,
-		FFmpeg: r.cfg.FFmpegLine, BehindDefinition: behindDefinition, Errors: []ErrorCount{},
+		Players: r.cfg.Players, DurationS: benchutil.Round(secs, 3), Ramp: r.cfg.Ramp,
+		FFmpeg: r.cfg.FFmpegLine, BehindDefinition: behindDefinition,
 	}
-	tl := &PublisherReport{Messages: r.refMsgs, Bytes: r.refBytes, Mbps: round(mbps(r.refBytes, secs), 3)}
+	tl := &PublisherReport{Messages: r.refMsgs, Bytes: r.refBytes, Mbps: benchutil.Round(mbps(r.refBytes, secs), 3)}
 	if r.cfg.NoPublish {
 		rep.Reference = tl
 		rep.BehindDefinition = behindDefinitionRef
@@ -191,11 +185,11 @@ func (r *bench) report(start, end time.Time) *Report {
 		if p.firstKey {
 			rep.FirstFrame.Keyframes++
 		}
-		ttff = append(ttff, ms(p.firstAt.Sub(p.playSent)))
+		ttff = append(ttff, benchutil.MS(p.firstAt.Sub(p.playSent)))
 		if len(p.gaps) > 0 {
 			slices.Sort(p.gaps)
 			medians = append(medians, float64(p.gaps[len(p.gaps)/2])/1000)
-			maxGaps = append(maxGaps, ms(p.maxGap))
+			maxGaps = append(maxGaps, benchutil.MS(p.maxGap))
 		}
 		// Behind: bytes received vs bytes of the reference in the same range.
 		span := cut - int64(p.firstTS)
@@ -219,21 +213,15 @@ func (r *bench) report(start, end time.Time) *Report {
 			rep.Behind++
 		}
 	}
-	rep.DeliveredMbps = round(mbps(rep.MediaBytes, secs), 3)
+	rep.DeliveredMbps = benchutil.Round(mbps(rep.MediaBytes, secs), 3)
 	if rep.Connected > 0 {
-		rep.PerPlayerMbps = round(perPlayer/float64(rep.Connected), 3)
+		rep.PerPlayerMbps = benchutil.Round(perPlayer/float64(rep.Connected), 3)
 	}
 	rep.FirstFrame.MedianMS, rep.FirstFrame.P99MS, rep.FirstFrame.MaxMS = quantiles(ttff)
 	rep.Latency = latencyReport(r.players)
 	rep.Gap.MedianOfMediansMS, _, _ = quantiles(medians)
 	_, rep.Gap.P99OfMaxMS, rep.Gap.MaxMS = quantiles(maxGaps)
-	for e, n := range errs {
-		rep.Errors = append(rep.Errors, ErrorCount{e, n})
-	}
-	sort.Slice(rep.Errors, func(i, j int) bool {
-		a, b := rep.Errors[i], rep.Errors[j]
-		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
-	})
+	rep.Errors = benchutil.CountErrors(errs)
 	return rep
 }
 
@@ -247,7 +235,7 @@ func quantiles(v []float64) (med, p99, mx float64) {
 		i := int(math.Ceil(q*float64(len(v)))) - 1
 		return v[min(max(i, 0), len(v)-1)]
 	}
-	return round(rank(0.5), 2), round(rank(0.99), 2), round(v[len(v)-1], 2)
+	return benchutil.Round(rank(0.5), 2), benchutil.Round(rank(0.99), 2), benchutil.Round(v[len(v)-1], 2)
 }
 
 func mbps(bytes uint64, secs float64) float64 {
@@ -257,25 +245,18 @@ func mbps(bytes uint64, secs float64) float64 {
 	return float64(bytes) * 8 / secs / 1e6
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func round(v float64, digits int) float64 {
-	p := math.Pow(10, float64(digits))
-	return math.Round(v*p) / p
-}
-
 func (rep *Report) addServer(pid int, before, after procstat.Sample) {
 	s := &ServerReport{PID: pid, RSSBeforeKB: before.RSSKB, RSSAfterKB: after.RSSKB}
 	cpu := after.CPU - before.CPU
-	s.CPUSeconds = round(cpu, 2)
+	s.CPUSeconds = benchutil.Round(cpu, 2)
 	if d := after.At.Sub(before.At).Seconds(); d > 0 {
-		s.CPUCores = round(cpu/d, 3)
+		s.CPUCores = benchutil.Round(cpu/d, 3)
 	}
 	if rep.MediaBytes > 0 {
-		s.CPUSecondsPerG = round(cpu/(float64(rep.MediaBytes)/1e9), 2)
+		s.CPUSecondsPerG = benchutil.Round(cpu/(float64(rep.MediaBytes)/1e9), 2)
 	}
 	if rep.Connected > 0 {
-		s.RSSPerPlayerKB = round((float64(after.RSSKB)-float64(before.RSSKB))/float64(rep.Connected), 1)
+		s.RSSPerPlayerKB = benchutil.Round((float64(after.RSSKB)-float64(before.RSSKB))/float64(rep.Connected), 1)
 	}
 	rep.Server = s
 }
@@ -329,16 +310,5 @@ func (rep *Report) WriteText(w io.Writer) {
 		p("               RSS %.1f MB before, %.1f MB after, %.1f KB per connected player",
 			float64(s.RSSBeforeKB)/1024, float64(s.RSSAfterKB)/1024, s.RSSPerPlayerKB)
 	}
-	if len(rep.Errors) == 0 {
-		p("errors:        none")
-		return
-	}
-	p("errors:")
-	for i, e := range rep.Errors {
-		if i == 10 {
-			p("  … %d more kinds", len(rep.Errors)-10)
-			break
-		}
-		p("  %5d × %s", e.Count, e.Error)
-	}
+	benchutil.WriteErrors(bw, "errors:        ", rep.Errors)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/cmd/internal/benchutil"
 	"github.com/scopecast/scopecast/cmd/internal/procstat"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -225,20 +226,20 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	if err := b.connectAll(ctx); err != nil {
 		return nil, err
 	}
-	rep.Join.ConnectS = round(time.Since(joinStart).Seconds(), 3)
+	rep.Join.ConnectS = benchutil.Round(time.Since(joinStart).Seconds(), 3)
 	settle := b.settle(ctx)
-	rep.Join.SettleS = round(settle.Seconds(), 3)
+	rep.Join.SettleS = benchutil.Round(settle.Seconds(), 3)
 	rep.Join.Bytes = b.bytesIn()
 	fmt.Fprintf(logw, "scopecast-chatbench: all joined in %.1f s, quiet after %.1f s more; sending %g msg/s for %v\n",
 		rep.Join.ConnectS, rep.Join.SettleS, cfg.Rate, cfg.Duration)
 	var srv1 procstat.Sample
 	if cfg.PID > 0 {
 		srv1, _ = procstat.Read(cfg.PID)
-		rep.Join.ServerCPUS = round(srv1.CPU-srv0.CPU, 2)
+		rep.Join.ServerCPUS = benchutil.Round(srv1.CPU-srv0.CPU, 2)
 	}
 	self1, _ := procstat.Read(0)
 	busy1 := procstat.CPUBusy()
-	rep.Join.ToolCPUS = round(self1.CPU-self0.CPU, 2)
+	rep.Join.ToolCPUS = benchutil.Round(self1.CPU-self0.CPU, 2)
 	for _, p := range b.peers { // the presence traffic is not the run's
 		if p.dead.Load() {
 			rep.Join.Dropped++
@@ -266,26 +267,26 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	if cfg.PID > 0 {
 		rep.Server = &ServerReport{
 			PID:         cfg.PID,
-			CPUSeconds:  round(srv2.CPU-srv1.CPU, 2),
-			CPUCores:    round((srv2.CPU-srv1.CPU)/srv2.At.Sub(srv1.At).Seconds(), 3),
+			CPUSeconds:  benchutil.Round(srv2.CPU-srv1.CPU, 2),
+			CPUCores:    benchutil.Round((srv2.CPU-srv1.CPU)/srv2.At.Sub(srv1.At).Seconds(), 3),
 			RSSStartKB:  srv0.RSSKB,
 			RSSJoinedKB: srv1.RSSKB,
 			RSSEndKB:    srv2.RSSKB,
 		}
 		if n > 0 {
-			rep.Server.RSSPerClientKB = round(float64(int64(srv1.RSSKB)-int64(srv0.RSSKB))/float64(n), 1)
+			rep.Server.RSSPerClientKB = benchutil.Round(float64(int64(srv1.RSSKB)-int64(srv0.RSSKB))/float64(n), 1)
 		}
 	}
 	rep.Tool = ToolReport{
-		CPUSeconds: round(self2.CPU-self1.CPU, 2),
-		CPUCores:   round((self2.CPU-self1.CPU)/self2.At.Sub(self1.At).Seconds(), 3),
+		CPUSeconds: benchutil.Round(self2.CPU-self1.CPU, 2),
+		CPUCores:   benchutil.Round((self2.CPU-self1.CPU)/self2.At.Sub(self1.At).Seconds(), 3),
 		RSSKB:      self2.RSSKB,
 	}
 	others := busy2 - busy1 - (self2.CPU - self1.CPU)
 	if cfg.PID > 0 {
 		others -= srv2.CPU - srv1.CPU
 	}
-	rep.OthersCores = round(max(others, 0)/self2.At.Sub(self1.At).Seconds(), 3)
+	rep.OthersCores = benchutil.Round(max(others, 0)/self2.At.Sub(self1.At).Seconds(), 3)
 	return rep, nil
 }
 

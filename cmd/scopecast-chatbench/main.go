@@ -17,38 +17,22 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/scopecast/scopecast/cmd/internal/benchutil"
 )
 
-func main() {
-	// The tool keeps little garbage (one latency table, reused buffers):
-	// collect less often so that the server gets the CPU.
-	debug.SetGCPercent(400)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "scopecast-chatbench:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { benchutil.Main("scopecast-chatbench", run) }
 
 // run parses args, runs the benchmark and writes the report to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,13 +68,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if cfg.Rate, err = parsePerSecond("-rate", rate); err != nil {
+	if cfg.Rate, err = benchutil.ParsePerSecond("-rate", rate); err != nil {
 		return err
 	}
 	if cfg.Rate == 0 {
 		return errors.New("-rate: want more than 0 messages per second")
 	}
-	if cfg.Ramp, err = parsePerSecond("-ramp", ramp); err != nil {
+	if cfg.Ramp, err = benchutil.ParsePerSecond("-ramp", ramp); err != nil {
 		return err
 	}
 	if cfg.WSClients < 0 || cfg.RTMPClients < 0 {
@@ -123,23 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.WriteText(stdout)
-	return nil
-}
-
-// parsePerSecond reads "100/s", "100" or "0".
-func parsePerSecond(flag, s string) (float64, error) {
-	v := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("%s %q: want a number per second, e.g. 100/s", flag, s)
-	}
-	return f, nil
+	return benchutil.Output(stdout, asJSON, rep)
 }
 
 // Report is the result of a run. Latencies are in milliseconds.
@@ -169,8 +137,8 @@ type Report struct {
 	// OthersCores is the CPU the rest of the machine (neither the server nor
 	// the tool) used while sending and draining, in cores: other load that
 	// competed for the same CPUs. Without -pid it includes the server.
-	OthersCores float64      `json:"others_cores"`
-	Errors      []ErrorCount `json:"errors"`
+	OthersCores float64                `json:"others_cores"`
+	Errors      []benchutil.ErrorCount `json:"errors"`
 }
 
 // JoinInfo is the join phase: every client connects and joins the object;
@@ -245,12 +213,6 @@ type ToolReport struct {
 	RSSKB      uint64  `json:"rss_kb"`
 }
 
-// ErrorCount is one kind of connection error and how many clients had it.
-type ErrorCount struct {
-	Error string `json:"error"`
-	Count int    `json:"count"`
-}
-
 func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, complete bool, late time.Duration) {
 	sent := int(b.nSent.Load())
 	var msgs []int
@@ -267,13 +229,13 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	rep.Run.Sent = len(msgs)
 	if len(msgs) > 1 {
 		span := float64(b.sendNs[msgs[len(msgs)-1]]-b.sendNs[msgs[0]]) / 1e9
-		rep.Run.SendS = round(span, 3)
+		rep.Run.SendS = benchutil.Round(span, 3)
 		if span > 0 {
-			rep.Run.RateAchived = round(float64(len(msgs)-1)/span, 2)
+			rep.Run.RateAchived = benchutil.Round(float64(len(msgs)-1)/span, 2)
 		}
 	}
-	rep.Run.MaxLateMS = round(ms(late), 2)
-	rep.Run.DrainS = round(runEnd.Sub(sendEnd).Seconds(), 3)
+	rep.Run.MaxLateMS = benchutil.Round(benchutil.MS(late), 2)
+	rep.Run.DrainS = benchutil.Round(runEnd.Sub(sendEnd).Seconds(), 3)
 	rep.Run.Complete = complete
 
 	d := &rep.Deliveries
@@ -353,14 +315,7 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	for k, v := range byPath {
 		rep.ByPath[k] = latencies(v)
 	}
-	rep.Errors = []ErrorCount{}
-	for e, n := range errs {
-		rep.Errors = append(rep.Errors, ErrorCount{e, n})
-	}
-	sort.Slice(rep.Errors, func(i, j int) bool {
-		a, b := rep.Errors[i], rep.Errors[j]
-		return a.Count > b.Count || a.Count == b.Count && a.Error < b.Error
-	})
+	rep.Errors = benchutil.CountErrors(errs)
 }
 
 // latencies sorts v (nanoseconds) and returns its distribution.
@@ -371,7 +326,7 @@ func latencies(v []int64) LatencyReport {
 	slices.Sort(v)
 	rank := func(q float64) float64 {
 		i := int(math.Ceil(q*float64(len(v)))) - 1
-		return round(float64(v[min(max(i, 0), len(v)-1)])/1e6, 3)
+		return benchutil.Round(float64(v[min(max(i, 0), len(v)-1)])/1e6, 3)
 	}
 	var sum float64
 	for _, x := range v {
@@ -379,7 +334,7 @@ func latencies(v []int64) LatencyReport {
 	}
 	return LatencyReport{
 		N: len(v), P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), P999: rank(0.999),
-		Max: round(float64(v[len(v)-1])/1e6, 3), Mean: round(sum/float64(len(v))/1e6, 3),
+		Max: benchutil.Round(float64(v[len(v)-1])/1e6, 3), Mean: benchutil.Round(sum/float64(len(v))/1e6, 3),
 	}
 }
 
@@ -435,23 +390,5 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	p("tool:        %.2f CPU s while sending and draining (%.3f cores), RSS %.1f MB", rep.Tool.CPUSeconds, rep.Tool.CPUCores, float64(rep.Tool.RSSKB)/1024)
 	p("others:      %.3f cores used by other processes meanwhile (%d CPUs)", rep.OthersCores, runtime.NumCPU())
-	if len(rep.Errors) == 0 {
-		p("errors:      none")
-		return
-	}
-	p("errors:")
-	for i, e := range rep.Errors {
-		if i == 10 {
-			p("  … %d more kinds", len(rep.Errors)-10)
-			break
-		}
-		p("  %5d × %s", e.Count, e.Error)
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func round(v float64, digits int) float64 {
-	p := math.Pow(10, float64(digits))
-	return math.Round(v*p) / p
+	benchutil.WriteErrors(bw, "errors:      ", rep.Errors)
 }

@@ -110,15 +110,11 @@ func TestRunInProcess(t *testing.T) {
 	}
 }
 
-func TestParsePerSecond(t *testing.T) {
-	for in, want := range map[string]float64{"100/s": 100, "2.5": 2.5, "0": 0} {
-		if got, err := parsePerSecond("-rate", in); err != nil || got != want {
-			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "x/s", "-1", "NaN", "Inf"} {
-		if _, err := parsePerSecond("-rate", in); err == nil {
-			t.Errorf("%q: no error", in)
+// The -rate and -ramp values are benchutil.ParsePerSecond's (tested there).
+func TestArgs(t *testing.T) {
+	for _, args := range [][]string{{"-rate", "x/s"}, {"-rate", "0"}, {"-ramp", "-1"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%q: %v", args, err)
 		}
 	}
 }
