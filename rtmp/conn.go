@@ -569,7 +569,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 	c.log = c.log.With("app", path)
 	sc, err := c.srv.Scopes.Connect(c, path, cmd.Args)
 	if err != nil {
-		info, _ := connectFailure(path, err)
+		info := connectFailure(path, err)
 		c.srv.stats.Rejected.Add(1)
 		c.srv.countRejected(err)
 		c.log.Info("connect rejected", "scope", "/"+path, "err", err)

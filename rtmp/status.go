@@ -15,7 +15,6 @@ const (
 	codeConnectSuccess    = "NetConnection.Connect.Success"
 	codeConnectRejected   = "NetConnection.Connect.Rejected"
 	codeConnectInvalidApp = "NetConnection.Connect.InvalidApp"
-	codeConnectClosed     = "NetConnection.Connect.Closed"
 	codeReconnectRequest  = "NetConnection.Connect.ReconnectRequest"
 	codeCallFailed        = "NetConnection.Call.Failed"
 
@@ -40,39 +39,25 @@ const (
 	codeFailed            = "NetStream.Failed"
 )
 
-// Reasons for closing a connection, counted in Stats.Closed.
-const (
-	reasonHandshake = "handshake"
-	reasonProtocol  = "protocol"
-	reasonIdle      = "idle"
-	reasonRejected  = "rejected"
-	reasonSlow      = "slow_consumer"
-	reasonKicked    = "kicked"
-	reasonShutdown  = "shutdown"
-	reasonQueueFull = "output_queue_full"
-	reasonPanic     = "panic"
-	reasonNormal    = "normal"
-)
-
 func statusObject(level, code, desc string) *amf.Object {
 	return amf.Obj("level", level, "code", code, "description", desc)
 }
 
 // connectFailure maps a scope.Connect error to the _error information object
 // (the one place where connect errors become RTMP status codes).
-func connectFailure(app string, err error) (*amf.Object, string) {
+func connectFailure(app string, err error) *amf.Object {
 	var rej *scope.RejectError
 	switch {
 	case errors.Is(err, scope.ErrInvalidApp):
-		return statusObject("error", codeConnectInvalidApp, fmt.Sprintf("Application %q is not installed.", app)), reasonRejected
+		return statusObject("error", codeConnectInvalidApp, fmt.Sprintf("Application %q is not installed.", app))
 	case errors.As(err, &rej):
 		o := statusObject("error", codeConnectRejected, "Connection rejected: "+rej.Reason)
 		o.Set("application", rej.Reason)
-		return o, reasonRejected
+		return o
 	default:
 		o := statusObject("error", codeConnectRejected, "Connection rejected: "+err.Error())
 		o.Set("application", err.Error())
-		return o, reasonRejected
+		return o
 	}
 }
 
