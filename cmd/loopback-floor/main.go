@@ -24,17 +24,19 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/scopecast/scopecast/cmd/internal/procstat"
 )
 
-func cpuTicks() float64 {
-	b, _ := os.ReadFile("/proc/self/stat")
-	f := strings.Fields(string(b)[strings.LastIndex(string(b), ")")+2:])
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100
+// cpuSeconds is this process's CPU time so far (user + system).
+func cpuSeconds() float64 {
+	s, err := procstat.Read(0)
+	if err != nil {
+		panic(err)
+	}
+	return s.CPU
 }
 
 func main() {
@@ -77,7 +79,7 @@ func main() {
 		return
 	}
 	buf := make([]byte, *size)
-	t0, c0 := time.Now(), cpuTicks()
+	t0, c0 := time.Now(), cpuSeconds()
 	var total int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -97,7 +99,7 @@ func main() {
 		}()
 	}
 	wg.Wait()
-	cpu := cpuTicks() - c0
+	cpu := cpuSeconds() - c0
 	fmt.Printf("n=%d size=%d period=%v: %.1f MB/s, writer %.2f CPU s = %.2f CPU s per GB\n", *n, *size, *period,
 		float64(total)/1e6/time.Since(t0).Seconds(), cpu, cpu/(float64(total)/1e9))
 	cmd.Wait()
@@ -108,7 +110,7 @@ func main() {
 func writeRounds(conns []net.Conn, size int, period, dur time.Duration, workers int) {
 	time.Sleep(500 * time.Millisecond) // the reader's goroutines settle
 	buf := make([]byte, max(size, 12))
-	t0, c0 := time.Now(), cpuTicks()
+	t0, c0 := time.Now(), cpuSeconds()
 	tk := time.NewTicker(period)
 	writes := 0
 	for time.Since(t0) < dur {
@@ -130,7 +132,7 @@ func writeRounds(conns []net.Conn, size int, period, dur time.Duration, workers 
 	}
 	el := time.Since(t0).Seconds()
 	fmt.Printf("writer: %d conns, a round of %d bytes every %v from %d goroutines: %.0f writes/s, %.2f cores\n",
-		len(conns), len(buf), period, workers, float64(writes)/el, (cpuTicks()-c0)/el)
+		len(conns), len(buf), period, workers, float64(writes)/el, (cpuSeconds()-c0)/el)
 	for _, c := range conns {
 		c.Close()
 	}
@@ -141,7 +143,7 @@ func readRounds(addr string, n int) {
 	var mu sync.Mutex
 	last := map[int64]int64{} // round start → latest arrival − start
 	var wg sync.WaitGroup
-	t0, c0 := time.Now(), cpuTicks()
+	t0, c0 := time.Now(), cpuSeconds()
 	for range n {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -184,5 +186,5 @@ func readRounds(addr string, n int) {
 	slices.Sort(v)
 	q := func(f float64) float64 { return float64(v[int(f*float64(len(v)-1))]) / 1e6 }
 	fmt.Printf("reader: %.2f cores; %d rounds; round start → last connection's delivery: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-		(cpuTicks()-c0)/el, len(v), q(.5), q(.99), q(1))
+		(cpuSeconds()-c0)/el, len(v), q(.5), q(.99), q(1))
 }
