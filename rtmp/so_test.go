@@ -1,16 +1,10 @@
 package rtmp_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -25,106 +19,6 @@ import (
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 )
-
-// soClient is a shared-object client process on the npm package rtmp-client
-// (testdata/node/soclient.js), a third-party AMF0 implementation.
-type soClient struct {
-	t     *testing.T
-	stdin io.WriteCloser
-	mu    sync.Mutex
-	props map[string]any
-	syncs []json.RawMessage
-	codes []string
-	conn  bool
-	err   string
-}
-
-func startSOClient(t *testing.T, url, soName string) *soClient {
-	t.Helper()
-	script := testutil.SOClientScript(t)
-	cmd := exec.Command("node", script, url, soName)
-	cmd.Dir = filepath.Dir(script)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &soClient{t: t, stdin: stdin, props: map[string]any{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var ev struct {
-				Ev    string
-				Code  string
-				Msg   string
-				Props map[string]any
-				List  json.RawMessage
-			}
-			if json.Unmarshal(sc.Bytes(), &ev) != nil {
-				continue
-			}
-			c.mu.Lock()
-			switch ev.Ev {
-			case "connected":
-				c.conn = true
-			case "status":
-				c.codes = append(c.codes, ev.Code)
-			case "sync":
-				c.props = ev.Props
-				c.syncs = append(c.syncs, ev.List)
-			case "error":
-				c.err = ev.Msg
-			}
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-		<-done
-	})
-	waitFor(t, 10*time.Second, "rtmp-client to connect", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.err != "" {
-			t.Fatalf("rtmp-client: %s", c.err)
-		}
-		return c.conn
-	})
-	return c
-}
-
-func (c *soClient) send(cmd map[string]any) {
-	b, _ := json.Marshal(cmd)
-	if _, err := c.stdin.Write(append(b, '\n')); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-func (c *soClient) Set(key string, v any) {
-	c.send(map[string]any{"op": "set", "key": key, "value": v})
-}
-func (c *soClient) Clear() { c.send(map[string]any{"op": "clear"}) }
-
-func (c *soClient) Props() map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]any{}
-	for k, v := range c.props {
-		out[k] = v
-	}
-	return out
-}
-
-func (c *soClient) waitProps(what string, want map[string]any) {
-	c.t.Helper()
-	waitFor(c.t, 10*time.Second, what, func() bool { return reflect.DeepEqual(c.Props(), want) })
-}
 
 func startChatServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
@@ -141,29 +35,29 @@ func startChatServer(t *testing.T, opts ...serverOpt) *testServer {
 func TestSharedObjectsWithRTMPClient(t *testing.T) {
 	t.Parallel()
 	ts := startChatServer(t)
-	a := startSOClient(t, url(ts, "chat/room1"), "chat")
-	b := startSOClient(t, url(ts, "chat/room1"), "chat")
-	other := startSOClient(t, url(ts, "chat/room2"), "chat")
+	a := testutil.StartSOClient(t, url(ts, "chat/room1"), "chat", "")
+	b := testutil.StartSOClient(t, url(ts, "chat/room1"), "chat", "")
+	other := testutil.StartSOClient(t, url(ts, "chat/room2"), "chat", "")
 
 	// rtmp-client ignores success events (type 5), so a writer never sees its
 	// own change in its local copy: each client is checked for what others did.
 	a.Set("topic", "hello")
-	b.waitProps("B sees A's change", map[string]any{"topic": "hello"})
+	b.WaitProps("B sees A's change", map[string]any{"topic": "hello"})
 	b.Set("count", 3.0)
 	nested := map[string]any{"x": 1.0, "list": []any{"a", "b"}}
 	a.Set("nested", nested)
-	b.waitProps("B sees A's nested object", map[string]any{"topic": "hello", "nested": nested})
-	a.waitProps("A sees B's change", map[string]any{"count": 3.0})
+	b.WaitProps("B sees A's nested object", map[string]any{"topic": "hello", "nested": nested})
+	a.WaitProps("A sees B's change", map[string]any{"count": 3.0})
 
-	late := startSOClient(t, url(ts, "chat/room1"), "chat")
-	late.waitProps("late joiner gets the state", map[string]any{"topic": "hello", "count": 3.0, "nested": nested})
+	late := testutil.StartSOClient(t, url(ts, "chat/room1"), "chat", "")
+	late.WaitProps("late joiner gets the state", map[string]any{"topic": "hello", "count": 3.0, "nested": nested})
 
 	a.Set("count", nil) // null removes
-	late.waitProps("remove propagates", map[string]any{"topic": "hello", "nested": nested})
-	a.waitProps("remove reaches the writer too", map[string]any{})
+	late.WaitProps("remove propagates", map[string]any{"topic": "hello", "nested": nested})
+	a.WaitProps("remove reaches the writer too", map[string]any{})
 	b.Clear()
-	late.waitProps("clear propagates", map[string]any{})
-	b.waitProps("clear reaches its sender", map[string]any{})
+	late.WaitProps("clear propagates", map[string]any{})
+	b.WaitProps("clear reaches its sender", map[string]any{})
 
 	if p := other.Props(); len(p) != 0 {
 		t.Errorf("a client in /chat/room2 saw room1's state: %v", p)
@@ -350,10 +244,10 @@ func TestPersistentSharedObjectSurvivesKill(t *testing.T) {
 func TestHostileSharedObjectFrames(t *testing.T) {
 	t.Parallel()
 	ts := startChatServer(t)
-	good := startSOClient(t, url(ts, "chat/safe"), "chat")
-	watcher := startSOClient(t, url(ts, "chat/safe"), "chat")
+	good := testutil.StartSOClient(t, url(ts, "chat/safe"), "chat", "")
+	watcher := testutil.StartSOClient(t, url(ts, "chat/safe"), "chat", "")
 	good.Set("keep", "me")
-	watcher.waitProps("state", map[string]any{"keep": "me"})
+	watcher.WaitProps("state", map[string]any{"keep": "me"})
 
 	frames := map[string][]byte{
 		"event length past the end": {0, 4, 'c', 'h', 'a', 't', 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 3, 0, 0, 1, 0},
@@ -395,7 +289,7 @@ func TestHostileSharedObjectFrames(t *testing.T) {
 		t.Errorf("%d protocol errors counted for %d hostile frames", got, len(frames))
 	}
 	good.Set("after", true)
-	watcher.waitProps("the object still works", map[string]any{"keep": "me", "after": true})
+	watcher.WaitProps("the object still works", map[string]any{"keep": "me", "after": true})
 }
 
 // A subscriber that stops reading is closed once MaxSOQueue batches wait for

@@ -33,7 +33,7 @@ func TestExactlyOnceWebSocketAndRTMP(t *testing.T) {
 	for i := range 3 {
 		ws = append(ws, joinWS(t, e, fmt.Sprintf("/chat/a?name=w%d", i)))
 	}
-	var rt []*nodeClient
+	var rt []nodeClient
 	for i := range 3 {
 		rt = append(rt, startNode(t, e.rtmpURL("chat/a"), "chat", fmt.Sprintf("r%d", i)))
 	}

@@ -1,17 +1,13 @@
 package wsbridge_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,89 +243,27 @@ func (w *wsClient) acks(op, key string) int {
 	return len(w.find(func(f frame) bool { return f.str("type") == "ack" && f.str("op") == op && f.str("key") == key }))
 }
 
-// nodeClient is an npm rtmp-client process (the shared driver
-// rtmp/testdata/node/soclient.js, beside its node_modules).
-type nodeClient struct {
-	t       testing.TB
-	stdin   io.WriteCloser
-	mu      sync.Mutex
-	changes []map[string]any // {"key","value"}
-	codes   []string
-	synced  bool
-	err     string
-}
+// nodeClient is an npm rtmp-client process (testutil.SOClient) in a chat room.
+type nodeClient struct{ *testutil.SOClient }
 
-func startNode(t testing.TB, url, soName, name string) *nodeClient {
+// startNode starts one as user name and waits for its join.
+func startNode(t testing.TB, url, soName, name string) nodeClient {
 	t.Helper()
-	cmd := exec.Command("node", testutil.SOClientScript(t), url, soName, name)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &nodeClient{t: t, stdin: stdin}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var ev struct {
-				Ev, Code, Msg, Key string
-				Value              any
-			}
-			if json.Unmarshal(sc.Bytes(), &ev) != nil {
-				continue
-			}
-			c.mu.Lock()
-			switch ev.Ev {
-			case "synced":
-				c.synced = true
-			case "change":
-				c.changes = append(c.changes, map[string]any{"key": ev.Key, "value": ev.Value})
-			case "status", "nc":
-				c.codes = append(c.codes, ev.Code)
-			case "error":
-				c.err = ev.Msg
-			}
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-		<-done
-	})
-	waitFor(t, 15*time.Second, "rtmp-client to join "+url, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.err != "" {
-			t.Fatalf("rtmp-client: %s", c.err)
-		}
-		return c.synced
-	})
-	return c
+	c := testutil.StartSOClient(t, url, soName, name)
+	c.WaitSynced()
+	return nodeClient{c}
 }
 
-func (c *nodeClient) set(key string, v any) {
-	b, _ := json.Marshal(map[string]any{"op": "set", "key": key, "value": v})
-	if _, err := c.stdin.Write(append(b, '\n')); err != nil {
-		c.t.Fatal(err)
-	}
-}
+func (c nodeClient) set(key string, v any) { c.Set(key, v) }
 
 // chatTexts returns the texts of the "message" changes the client saw.
-func (c *nodeClient) chatTexts() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c nodeClient) chatTexts() []string {
 	var out []string
-	for _, ch := range c.changes {
-		if ch["key"] != "message" {
+	for _, ch := range c.Changes() {
+		if ch.Key != "message" {
 			continue
 		}
-		if m, ok := ch["value"].(map[string]any); ok {
+		if m, ok := ch.Value.(map[string]any); ok {
 			s, _ := m["text"].(string)
 			out = append(out, s)
 		}
