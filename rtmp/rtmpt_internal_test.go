@@ -10,12 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/scope"
 )
 
@@ -447,23 +446,11 @@ func validMethod(m string) bool {
 // TestRTMPTFuzzCorpus keeps testdata/fuzz/FuzzRTMPT in step with the case
 // tables. Run `go test -run TestRTMPTFuzzCorpus -rtmpt.update` after changing one.
 func TestRTMPTFuzzCorpus(t *testing.T) {
+	var c testutil.Corpus
 	for _, s := range rtmptFuzzSeeds() {
-		content := fmt.Sprintf("go test fuzz v1\nstring(%q)\nstring(%q)\n[]byte(%q)\n[]byte(%q)\n", s.method, s.path, s.body, s.script)
-		path := filepath.Join("testdata", "fuzz", "FuzzRTMPT", s.name)
-		if *updateRTMPTCorpus {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		b, err := os.ReadFile(path)
-		if err != nil || string(b) != content {
-			t.Errorf("%s is missing or stale; run go test -run TestRTMPTFuzzCorpus -rtmpt.update", path)
-		}
+		c.Add("FuzzRTMPT", s.name, s.method, s.path, s.body, s.script)
 	}
+	c.Check(t, *updateRTMPTCorpus, "-rtmpt.update")
 }
 
 // The handler end to end without a network: open, send, idle, close, and

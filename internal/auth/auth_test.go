@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -511,20 +508,9 @@ var updateCorpus = flag.Bool("update", false, "rewrite the seed corpus files und
 // TestFuzzCorpus keeps testdata/fuzz in step with the seed table. Run
 // `go test -run TestFuzzCorpus -update` after changing it.
 func TestFuzzCorpus(t *testing.T) {
+	var c testutil.Corpus
 	for _, tc := range hookReasonCases {
-		path := filepath.Join("testdata", "fuzz", "FuzzHookReason", tc.name)
-		content := fmt.Sprintf("go test fuzz v1\nint(%d)\n[]byte(%q)\n", tc.code, tc.body)
-		if *updateCorpus {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if b, err := os.ReadFile(path); err != nil || string(b) != content {
-			t.Errorf("%s is missing or stale; run go test -run TestFuzzCorpus -update", path)
-		}
+		c.Add("FuzzHookReason", tc.name, tc.code, []byte(tc.body))
 	}
+	c.Check(t, *updateCorpus, "-update")
 }

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 var updateCorpus = flag.Bool("update", false, "rewrite the seed corpus files under testdata/fuzz")
@@ -120,20 +120,9 @@ func FuzzDecode(f *testing.F) {
 // TestFuzzCorpus keeps testdata/fuzz in step with the seed table. Run
 // `go test -run TestFuzzCorpus -update` after changing it.
 func TestFuzzCorpus(t *testing.T) {
+	var c testutil.Corpus
 	for _, tc := range yamlCases {
-		path := filepath.Join("testdata", "fuzz", "FuzzDecode", tc.name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.doc)
-		if *updateCorpus {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if b, err := os.ReadFile(path); err != nil || string(b) != content {
-			t.Errorf("%s is missing or stale; run go test -run TestFuzzCorpus -update", path)
-		}
+		c.Add("FuzzDecode", tc.name, []byte(tc.doc))
 	}
+	c.Check(t, *updateCorpus, "-update")
 }

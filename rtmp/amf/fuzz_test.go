@@ -1,12 +1,11 @@
 package amf
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // reLimits are the limits for decoding a re-encoded value: the encoder may legitimately
@@ -77,26 +76,11 @@ var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
 // TestFuzzCorpusFiles keeps testdata/fuzz in step with the case tables: every table entry
 // has a seed file. Run with AMF_WRITE_CORPUS=1 to (re)write them.
 func TestFuzzCorpusFiles(t *testing.T) {
-	write := os.Getenv("AMF_WRITE_CORPUS") != ""
+	var c testutil.Corpus
 	for target, cases := range map[string][]wireCase{"FuzzDecodeAMF0": amf0Cases, "FuzzDecodeAMF3": amf3Cases} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		for _, c := range cases {
-			name := "seed-" + unsafeName.ReplaceAllString(c.name, "-")
-			content := fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", c.wire)
-			path := filepath.Join(dir, name)
-			if write {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, content, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || !bytes.Equal(got, content) {
-				t.Errorf("%s missing or stale (run with AMF_WRITE_CORPUS=1): %v", path, err)
-			}
+		for _, tc := range cases {
+			c.Add(target, "seed-"+unsafeName.ReplaceAllString(tc.name, "-"), tc.wire)
 		}
 	}
+	c.Check(t, os.Getenv("AMF_WRITE_CORPUS") != "", "with AMF_WRITE_CORPUS=1")
 }

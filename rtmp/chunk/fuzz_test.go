@@ -7,10 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 var updateCorpus = flag.Bool("update", false, "rewrite the seed corpus files under testdata/fuzz")
@@ -177,29 +177,12 @@ func FuzzRoundTrip(f *testing.F) {
 // TestFuzzCorpus keeps testdata/fuzz in step with the seed tables. Run
 // `go test -run TestFuzzCorpus -update` after changing a table.
 func TestFuzzCorpus(t *testing.T) {
-	files := map[string]string{}
+	var c testutil.Corpus
 	for _, tc := range readerCases {
-		files[filepath.Join("FuzzReader", tc.name)] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.in)
+		c.Add("FuzzReader", tc.name, tc.in)
 	}
 	for i, s := range roundTripSeeds() {
-		files[filepath.Join("FuzzRoundTrip", fmt.Sprintf("seed%02d", i))] = fmt.Sprintf(
-			"go test fuzz v1\nuint32(%d)\nuint32(%d)\nbyte(%d)\nuint32(%d)\nuint32(%d)\n[]byte(%q)\n",
-			s.csid, s.ts, s.typ, s.sid, s.chunkSize, s.payload)
+		c.Add("FuzzRoundTrip", fmt.Sprintf("seed%02d", i), s.csid, s.ts, s.typ, s.sid, s.chunkSize, s.payload)
 	}
-	for name, content := range files {
-		path := filepath.Join("testdata", "fuzz", name)
-		if *updateCorpus {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		b, err := os.ReadFile(path)
-		if err != nil || string(b) != content {
-			t.Errorf("%s is missing or stale; run go test -run TestFuzzCorpus -update", path)
-		}
-	}
+	c.Check(t, *updateCorpus, "-update")
 }

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the fuzz seed corpus files from the tables")
@@ -94,24 +95,11 @@ func FuzzRTMPTReply(f *testing.F) {
 // TestFuzzCorpus keeps testdata/fuzz/FuzzRTMPTReply in step with replyCases
 // (go test -run TestFuzzCorpus -update rewrites it).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzRTMPTReply")
+	var c testutil.Corpus
 	for _, tc := range replyCases {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.raw)
-		path := filepath.Join(dir, "seed-"+tc.name)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s out of date (run go test -run TestFuzzCorpus -update): %v", path, err)
-		}
+		c.Add("FuzzRTMPTReply", "seed-"+tc.name, []byte(tc.raw))
 	}
+	c.Check(t, *update, "-update")
 }
 
 func TestParseSessionID(t *testing.T) {

@@ -11,10 +11,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // Independent reference computations with crypto/hmac, written from the
@@ -469,27 +469,11 @@ func TestSchemeString(t *testing.T) {
 // TestFuzzCorpus keeps testdata/fuzz/FuzzServer in step with serverCases.
 // Regenerate with SCOPECAST_UPDATE_CORPUS=1.
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzServer")
-	update := os.Getenv("SCOPECAST_UPDATE_CORPUS") != ""
-	if update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var c testutil.Corpus
 	for _, tc := range serverCases() {
-		want := "go test fuzz v1\n[]byte(" + strconv.Quote(string(tc.in)) + ")\n"
-		path := filepath.Join(dir, "seed_"+tc.name)
-		if update {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s missing or stale (err %v); run with SCOPECAST_UPDATE_CORPUS=1", path, err)
-		}
+		c.Add("FuzzServer", "seed_"+tc.name, tc.in)
 	}
+	c.Check(t, os.Getenv("SCOPECAST_UPDATE_CORPUS") != "", "with SCOPECAST_UPDATE_CORPUS=1")
 }
 
 func FuzzServer(f *testing.F) {

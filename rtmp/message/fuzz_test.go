@@ -5,11 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
 
@@ -197,50 +195,15 @@ func FuzzParseUserControl(f *testing.F) {
 // tables). Run `go test -run TestFuzzCorpus -update ./rtmp/message/` after
 // changing a table.
 func TestFuzzCorpus(t *testing.T) {
-	files := map[string]string{}
+	var c testutil.Corpus
 	for _, s := range commandSeeds() {
-		files[filepath.Join("FuzzDecodeCommand", s.name)] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbool(%v)\n", s.in, s.amf3)
+		c.Add("FuzzDecodeCommand", s.name, s.in, s.amf3)
 	}
 	for _, tc := range aggregateCases {
-		files[filepath.Join("FuzzSplitAggregate", tc.name)] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nuint32(%d)\n", tc.in, tc.ts)
+		c.Add("FuzzSplitAggregate", tc.name, tc.in, tc.ts)
 	}
 	for _, tc := range userControlCases {
-		files[filepath.Join("FuzzParseUserControl", tc.name)] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.in)
+		c.Add("FuzzParseUserControl", tc.name, tc.in)
 	}
-	if len(files) != len(commandSeeds())+len(aggregateCases)+len(userControlCases) {
-		t.Fatal("duplicate case names")
-	}
-	for _, target := range []string{"FuzzDecodeCommand", "FuzzSplitAggregate", "FuzzParseUserControl"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if _, ok := files[filepath.Join(target, e.Name())]; ok {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			if *updateCorpus {
-				if err := os.Remove(path); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			t.Errorf("%s is not in a case table; add it there and run go test -run TestFuzzCorpus -update", path)
-		}
-	}
-	for name, content := range files {
-		path := filepath.Join("testdata", "fuzz", name)
-		if *updateCorpus {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		b, err := os.ReadFile(path)
-		if err != nil || string(b) != content {
-			t.Errorf("%s is missing or stale; run go test -run TestFuzzCorpus -update", path)
-		}
-	}
+	c.Check(t, *updateCorpus, "-update")
 }
