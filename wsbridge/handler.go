@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/scopecast/scopecast/internal/conntrack"
+	"github.com/scopecast/scopecast/internal/origin"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -173,37 +174,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // OriginAllowed reports whether r's Origin header is allowed (see AllowedOrigins).
 func (h *Handler) OriginAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	if h.AllowedOrigins == nil {
-		switch u.Hostname() {
-		case "localhost", "127.0.0.1", "::1":
-			return true
-		}
-		return false
-	}
-	for _, a := range h.AllowedOrigins {
-		switch {
-		case a == "*":
-			return true
-		case strings.Contains(a, "://"):
-			if strings.EqualFold(strings.TrimSuffix(a, "/"), o) {
-				return true
-			}
-		case strings.EqualFold(a, u.Host):
-			return true
-		}
-	}
-	return false
+	return origin.Allowed(r.Header.Get("Origin"), r.Host, h.AllowedOrigins, origin.LocalOnly)
 }
 
 // Conns returns the number of open WebSocket connections.

@@ -7,7 +7,7 @@ import (
 )
 
 // TestImports enforces DESIGN.md's arrows for this package: std, scope,
-// stream, stream/flv, internal/conntrack and gorilla/websocket.
+// stream, stream/flv, internal/conntrack, internal/origin and gorilla/websocket.
 func TestImports(t *testing.T) {
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
@@ -19,6 +19,7 @@ func TestImports(t *testing.T) {
 		mod + "stream":                 true,
 		mod + "stream/flv":             true,
 		mod + "internal/conntrack":     true,
+		mod + "internal/origin":        true,
 		"github.com/gorilla/websocket": true,
 	}
 	for _, imp := range pkg.Imports {

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/scopecast/scopecast/internal/conntrack"
+	"github.com/scopecast/scopecast/internal/origin"
 	"github.com/scopecast/scopecast/scope"
 )
 
@@ -275,29 +275,10 @@ func validToken(s string) bool {
 // AllowedOrigins). A request without Origin is allowed.
 func (h *Handler) OriginAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || !validOrigin(o) {
+	if o != "" && !validOrigin(o) { // it is echoed in a header
 		return false
 	}
-	if h.AllowedOrigins == nil || strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range h.AllowedOrigins {
-		switch {
-		case a == "*":
-			return true
-		case strings.Contains(a, "://"):
-			if strings.EqualFold(strings.TrimSuffix(a, "/"), o) {
-				return true
-			}
-		case strings.EqualFold(a, u.Host):
-			return true
-		}
-	}
-	return false
+	return origin.Allowed(o, r.Host, h.AllowedOrigins, origin.AnyOrigin)
 }
 
 // validOrigin reports whether o may be echoed in a header: printable ASCII
