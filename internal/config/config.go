@@ -465,7 +465,7 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 		key = "(top level)"
 	}
 	switch {
-	case v.Kind() == reflect.Struct && v.Type() != reflect.TypeFor[time.Duration]():
+	case v.Kind() == reflect.Struct:
 		if isNull(n) {
 			return
 		}
@@ -616,7 +616,7 @@ func setPath(v reflect.Value, parts []string, value string) string {
 		return setScalar(v, value)
 	}
 	switch {
-	case v.Kind() == reflect.Struct && v.Type() != reflect.TypeFor[time.Duration]():
+	case v.Kind() == reflect.Struct:
 		f, ok := fieldByTag(v, parts[0])
 		if !ok {
 			return "unknown key"
@@ -644,7 +644,7 @@ func setPath(v reflect.Value, parts []string, value string) string {
 }
 
 func isBranch(t reflect.Type) bool {
-	return t.Kind() == reflect.Map || t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Duration]()
+	return t.Kind() == reflect.Map || t.Kind() == reflect.Struct
 }
 
 // EnvKey returns the key an environment variable sets
@@ -667,7 +667,7 @@ func matchEnv(toks []string, t reflect.Type) ([]string, bool) {
 		return nil, !isBranch(t)
 	}
 	switch {
-	case t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Duration]():
+	case t.Kind() == reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			name := tagName(t.Field(i))
 			ft := strings.Split(strings.ToUpper(name), "_")
