@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -299,8 +300,8 @@ func (c *Config) YAML() ([]byte, error) {
 // Clone returns a deep copy.
 func (c *Config) Clone() *Config {
 	n := *c
-	n.HTTP.FLVAllowedOrigins = cloneList(c.HTTP.FLVAllowedOrigins)
-	n.HTTP.WSAllowedOrigins = cloneList(c.HTTP.WSAllowedOrigins)
+	n.HTTP.FLVAllowedOrigins = slices.Clone(c.HTTP.FLVAllowedOrigins)
+	n.HTTP.WSAllowedOrigins = slices.Clone(c.HTTP.WSAllowedOrigins)
 	n.Auth = c.Auth.Clone()
 	return &n
 }
@@ -321,14 +322,7 @@ func (a Auth) Clone() Auth {
 }
 
 func (r Rule) clone() Rule {
-	return Rule{Keys: cloneList(r.Keys), Allow: cloneList(r.Allow), Deny: cloneList(r.Deny)}
-}
-
-func cloneList(l []string) []string {
-	if l == nil {
-		return nil
-	}
-	return append([]string(nil), l...)
+	return Rule{Keys: slices.Clone(r.Keys), Allow: slices.Clone(r.Allow), Deny: slices.Clone(r.Deny)}
 }
 
 // Diff lists the keys whose values differ between a and b, sorted (list
@@ -477,7 +471,7 @@ func (d decoder) node(n *yaml.Node, v reflect.Value, path string) {
 			k, val := n.Content[i], n.Content[i+1]
 			f, ok := fieldByTag(v, k.Value)
 			if !ok {
-				d.fail(k, join(path, k.Value), "unknown key"+suggest(v.Type(), k.Value))
+				d.fail(k, join(path, k.Value), "unknown key"+suggest(v.Type()))
 				continue
 			}
 			d.node(val, f, join(path, k.Value))
@@ -554,7 +548,7 @@ func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 }
 
 // suggest names the known keys of a struct type, for "unknown key" errors.
-func suggest(t reflect.Type, _ string) string {
+func suggest(t reflect.Type) string {
 	names := make([]string, 0, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		names = append(names, tagName(t.Field(i)))
@@ -671,7 +665,7 @@ func matchEnv(toks []string, t reflect.Type) ([]string, bool) {
 		for i := 0; i < t.NumField(); i++ {
 			name := tagName(t.Field(i))
 			ft := strings.Split(strings.ToUpper(name), "_")
-			if len(ft) > len(toks) || !equalToks(ft, toks[:len(ft)]) {
+			if len(ft) > len(toks) || !slices.Equal(ft, toks[:len(ft)]) {
 				continue
 			}
 			if rest, ok := matchEnv(toks[len(ft):], t.Field(i).Type); ok {
@@ -686,13 +680,4 @@ func matchEnv(toks []string, t reflect.Type) ([]string, bool) {
 		}
 	}
 	return nil, false
-}
-
-func equalToks(a, b []string) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -89,7 +90,7 @@ func (c *Config) Validate() error {
 	if h.Queue <= 0 {
 		bad("auth.hooks.queue", "%d must be more than 0", h.Queue)
 	}
-	for _, app := range sortedKeys(c.Auth.Apps) {
+	for _, app := range slices.Sorted(maps.Keys(c.Auth.Apps)) {
 		a := c.Auth.Apps[app]
 		p := "auth.apps." + app
 		if !validAppName(app) {
@@ -257,13 +258,4 @@ func validAppName(s string) bool {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
