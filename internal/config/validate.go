@@ -176,12 +176,7 @@ func checkAddr(v string) string {
 		}
 		return ""
 	}
-	for _, r := range host {
-		if !(r == '-' || r == '.' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
-			return "has a host that is neither an IP address nor a host name"
-		}
-	}
-	return ""
+	return checkHostName(host)
 }
 
 // checkOrigin checks an allowed-origin entry: "*", an origin
@@ -236,6 +231,12 @@ func checkOrigin(s string) string {
 	if strings.Trim(name, "0123456789.") == "" || strings.Contains(name, ":") {
 		return "has a host that is not an IP address"
 	}
+	return checkHostName(name)
+}
+
+// checkHostName checks that a host that is not an IP address is made of
+// ASCII letters, digits, "-" and "."; it returns the problem or "".
+func checkHostName(name string) string {
 	for _, r := range name {
 		if !(r == '-' || r == '.' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
 			return "has a host that is neither an IP address nor a host name"
