@@ -23,17 +23,8 @@ func (h *handler) Stop(s *scope.Scope) { h.next.Stop(s) }
 // Connect checks the connect rule and on_connect, then the application.
 func (h *handler) Connect(c scope.Conn, s *scope.Scope, params []any) error {
 	p := h.a.policy.Load()
-	cq := connectQuery(c)
-	rule := p.Apps[h.app].Connect
-	if reason := rule.check(c.RemoteAddr(), cq); reason != "" {
-		return h.a.refuse(c, s, "connect", "", reason, ByRule)
-	}
-	hooks := p.hooksFor(h.app)
-	if hooks.OnConnect != "" {
-		ev := h.event("connect", c, s, "", cq)
-		if reason := h.a.decide(hooks.OnConnect, hooks.Timeout, ev, c, s); reason != "" {
-			return h.a.refuse(c, s, "connect", "", reason, "on_connect")
-		}
+	if err := h.admit(c, s, "connect", "", "", p.Apps[h.app].Connect, p.hooksFor(h.app)); err != nil {
+		return err
 	}
 	return h.next.Connect(c, s, params)
 }
@@ -49,18 +40,9 @@ func (h *handler) Leave(c scope.Conn, s *scope.Scope) { h.next.Leave(c, s) }
 // that a hook that counts publishers stays right.
 func (h *handler) Publish(c scope.Conn, s *scope.Scope, name, mode string) error {
 	p := h.a.policy.Load()
-	cq := connectQuery(c)
-	rule := p.Apps[h.app].Publish
-	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
-		return h.a.refuse(c, s, "publish", name, reason, ByRule)
-	}
 	hooks := p.hooksFor(h.app)
-	if hooks.OnPublish != "" {
-		ev := h.event("publish", c, s, name, cq)
-		ev.Mode = mode
-		if reason := h.a.decide(hooks.OnPublish, hooks.Timeout, ev, c, s); reason != "" {
-			return h.a.refuse(c, s, "publish", name, reason, "on_publish")
-		}
+	if err := h.admit(c, s, "publish", name, mode, p.Apps[h.app].Publish, hooks); err != nil {
+		return err
 	}
 	if err := h.next.Publish(c, s, name, mode); err != nil {
 		if hooks.OnPublish != "" {
@@ -87,19 +69,39 @@ func (h *handler) unpublished(c scope.Conn, s *scope.Scope, name string) {
 // Play checks the play rule and on_play, then the application.
 func (h *handler) Play(c scope.Conn, s *scope.Scope, name string) error {
 	p := h.a.policy.Load()
-	cq := connectQuery(c)
-	rule := p.Apps[h.app].Play
-	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
-		return h.a.refuse(c, s, "play", name, reason, ByRule)
-	}
-	hooks := p.hooksFor(h.app)
-	if hooks.OnPlay != "" {
-		ev := h.event("play", c, s, name, cq)
-		if reason := h.a.decide(hooks.OnPlay, hooks.Timeout, ev, c, s); reason != "" {
-			return h.a.refuse(c, s, "play", name, reason, "on_play")
-		}
+	if err := h.admit(c, s, "play", name, "", p.Apps[h.app].Play, p.hooksFor(h.app)); err != nil {
+		return err
 	}
 	return h.next.Play(c, s, name)
+}
+
+// admit applies the rule of action ("connect", "publish" or "play") to c,
+// with the keys of the stream name's query (name is "" for a connect) and of
+// the connect URL, then asks the action's deciding hook, if there is one. It
+// returns the refusal, or nil.
+func (h *handler) admit(c scope.Conn, s *scope.Scope, action, name, mode string, rule Rule, hooks Hooks) error {
+	cq := connectQuery(c)
+	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
+		return h.a.refuse(c, s, action, name, reason, ByRule)
+	}
+	var u string
+	switch action {
+	case "connect":
+		u = hooks.OnConnect
+	case "publish":
+		u = hooks.OnPublish
+	case "play":
+		u = hooks.OnPlay
+	}
+	if u == "" {
+		return nil
+	}
+	ev := h.event(action, c, s, name, cq)
+	ev.Mode = mode
+	if reason := h.a.decide(u, hooks.Timeout, ev, c, s); reason != "" {
+		return h.a.refuse(c, s, action, name, reason, "on_"+action)
+	}
+	return nil
 }
 
 func (h *handler) StopPlay(c scope.Conn, s *scope.Scope, name string) { h.next.StopPlay(c, s, name) }
