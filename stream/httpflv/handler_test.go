@@ -29,8 +29,8 @@ func TestHTTPFLVLateJoinerAndEnd(t *testing.T) {
 	pub.write(stream.KindVideo, 1040, inter(50))
 
 	resp := rawGet(t, e, "/live/room1/cam1.flv")
-	if resp.Status != 200 || resp.Header.Get("Content-Type") != "video/x-flv" || !slices.Equal(resp.Header["Transfer-Encoding"], nil) && false {
-		t.Fatalf("status %d, headers %v", resp.Status, resp.Header)
+	if resp.Status != 200 || resp.Header.Get("Content-Type") != "video/x-flv" || !slices.Equal(resp.TransferEncoding, []string{"chunked"}) {
+		t.Fatalf("status %d, transfer encoding %v, headers %v", resp.Status, resp.TransferEncoding, resp.Header)
 	}
 	fr, err := flv.NewReader(resp.Body)
 	if err != nil {
@@ -362,12 +362,14 @@ func TestHTTPFLVShutdown(t *testing.T) {
 			t.Errorf("reading after shutdown: %v", err)
 		}
 	}
-	if resp, err := http.Get(e.HTTP + "/live/cam1.flv"); err == nil {
-		if resp.StatusCode != 503 {
-			t.Errorf("after shutdown: %d", resp.StatusCode)
-		}
-		resp.Body.Close()
+	resp, err := http.Get(e.HTTP + "/live/cam1.flv")
+	if err != nil {
+		t.Fatalf("after shutdown: %v, want a 503", err)
 	}
+	if resp.StatusCode != 503 {
+		t.Errorf("after shutdown: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
 }
 
 func isClosed(err error) bool {

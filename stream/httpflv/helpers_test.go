@@ -195,14 +195,15 @@ func (p *publisher) startMedia(ts uint32) {
 	p.write(stream.KindVideo, ts, keyframe(100))
 }
 
-// httpGet opens a raw HTTP/1.1 GET and returns the connection, after reading
-// the response head; the body is read from br.
+// rawResp is a raw HTTP/1.1 GET's connection, after reading the response
+// head; the body is read from br.
 type rawResp struct {
-	nc     net.Conn
-	br     *bufio.Reader
-	Status int
-	Header http.Header
-	Body   io.Reader // the de-chunked body
+	nc               net.Conn
+	br               *bufio.Reader
+	Status           int
+	Header           http.Header
+	TransferEncoding []string  // taken out of Header by http.ReadResponse
+	Body             io.Reader // the de-chunked body
 }
 
 func rawGet(t testing.TB, e *env, path string, hdr ...string) *rawResp {
@@ -226,7 +227,7 @@ func rawGet(t testing.TB, e *env, path string, hdr ...string) *rawResp {
 		t.Fatal(err)
 	}
 	nc.SetReadDeadline(time.Time{})
-	return &rawResp{nc: nc, br: br, Status: resp.StatusCode, Header: resp.Header, Body: resp.Body}
+	return &rawResp{nc: nc, br: br, Status: resp.StatusCode, Header: resp.Header, TransferEncoding: resp.TransferEncoding, Body: resp.Body}
 }
 
 // readFLV reads tags from r until n tags were read or r ends.
