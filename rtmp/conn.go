@@ -211,7 +211,7 @@ func (c *Conn) serve() {
 			c.nc.Close()
 		}
 	}()
-	c.nc.SetDeadline(time.Now().Add(orDur(srv.HandshakeTimeout, DefaultHandshakeTimeout)))
+	c.nc.SetDeadline(time.Now().Add(orDefault(srv.HandshakeTimeout, DefaultHandshakeTimeout)))
 	if _, err := handshake.Server(c.br, c.nc); err != nil {
 		c.log.Debug("handshake failed", "err", err)
 		srv.stats.Protocol.Add(1)
@@ -234,7 +234,7 @@ func (c *Conn) recovered(where string, r any) {
 }
 
 func (c *Conn) readLoop() error {
-	idle := orDur(c.srv.IdleTimeout, DefaultIdleTimeout)
+	idle := orDefault(c.srv.IdleTimeout, DefaultIdleTimeout)
 	for {
 		if now := time.Now(); now.Sub(c.lastDeadline) > time.Second {
 			c.nc.SetReadDeadline(now.Add(idle))
@@ -297,7 +297,7 @@ func (c *Conn) teardown(err error) {
 		c.srv.Scopes.Disconnect(c, c.scope)
 	}
 	if c.graceful {
-		t := time.NewTimer(orDur(c.srv.WriteTimeout, DefaultWriteTimeout))
+		t := time.NewTimer(orDefault(c.srv.WriteTimeout, DefaultWriteTimeout))
 		select {
 		case <-c.writerDone:
 		case <-t.C:
@@ -583,11 +583,11 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 	c.scope = sc
 	c.drain.connected(c.enhanced)
 	c.log = c.log.With("scope", sc.Path())
-	c.rd.SetMaxMessageSize(orU32(c.srv.MaxMessageSize, DefaultMaxMessageSize))
-	win := orU32(c.srv.WindowAckSize, DefaultWindowAckSize)
+	c.rd.SetMaxMessageSize(orDefault(c.srv.MaxMessageSize, DefaultMaxMessageSize))
+	win := orDefault(c.srv.WindowAckSize, DefaultWindowAckSize)
 	c.sendControl(chunk.TypeWindowAckSize, message.U32(win))
 	c.sendControl(chunk.TypeSetPeerBandwidth, message.PeerBandwidth(win, message.LimitDynamic))
-	c.sendControl(chunk.TypeSetChunkSize, message.U32(orU32(c.srv.ChunkSize, DefaultChunkSize)))
+	c.sendControl(chunk.TypeSetChunkSize, message.U32(orDefault(c.srv.ChunkSize, DefaultChunkSize)))
 	c.sendControlUser(message.EventStreamBegin, 0)
 	info := statusObject("status", codeConnectSuccess, "Connection succeeded.")
 	info.Set("objectEncoding", c.objectEncoding)
@@ -611,11 +611,7 @@ func (c *Conn) connectProps() *amf.Object {
 }
 
 func (c *Conn) onCreateStream(cmd *message.Command) {
-	limit := c.srv.MaxStreams
-	if limit <= 0 {
-		limit = DefaultMaxStreams
-	}
-	if len(c.streams) >= limit {
+	if len(c.streams) >= orDefault(c.srv.MaxStreams, DefaultMaxStreams) {
 		c.sendCommand(0, "_error", cmd.TxID, nil, statusObject("error", codeCallFailed, "Too many streams on this connection."))
 		return
 	}

@@ -111,7 +111,7 @@ func (s *Server) closeForShutdown(ctx context.Context, conns []*Conn, drain bool
 // than half the time left before ctx's deadline, so that closing the rest
 // and finalizing recordings have the other half.
 func (s *Server) drainTimeout(ctx context.Context) time.Duration {
-	d := orDur(s.DrainTimeout, DefaultDrainTimeout)
+	d := orDefault(s.DrainTimeout, DefaultDrainTimeout)
 	if dl, ok := ctx.Deadline(); ok {
 		d = min(d, time.Until(dl)/2)
 	}

@@ -133,25 +133,13 @@ type RTMPTStats struct {
 // Stats returns the handler's live counters.
 func (h *RTMPTHandler) Stats() *RTMPTStats { return &h.stats }
 
-func orInt(v, d int) int {
-	if v > 0 {
-		return v
-	}
-	return d
+func (h *RTMPTHandler) maxBody() int64 { return orDefault(h.MaxBodySize, DefaultRTMPTMaxBody) }
+func (h *RTMPTHandler) maxResponse() int {
+	return orDefault(h.MaxResponseSize, DefaultRTMPTMaxResponse)
 }
-
-func (h *RTMPTHandler) maxBody() int64 {
-	if h.MaxBodySize > 0 {
-		return h.MaxBodySize
-	}
-	return DefaultRTMPTMaxBody
-}
-func (h *RTMPTHandler) maxResponse() int { return orInt(h.MaxResponseSize, DefaultRTMPTMaxResponse) }
-func (h *RTMPTHandler) maxPending() int  { return orInt(h.MaxPendingOutput, DefaultRTMPTMaxPending) }
-func (h *RTMPTHandler) maxInput() int    { return orInt(h.MaxPendingInput, DefaultRTMPTMaxInput) }
-func (h *RTMPTHandler) idle() time.Duration {
-	return orDur(h.SessionIdle, DefaultRTMPTSessionIdle)
-}
+func (h *RTMPTHandler) maxPending() int     { return orDefault(h.MaxPendingOutput, DefaultRTMPTMaxPending) }
+func (h *RTMPTHandler) maxInput() int       { return orDefault(h.MaxPendingInput, DefaultRTMPTMaxInput) }
+func (h *RTMPTHandler) idle() time.Duration { return orDefault(h.SessionIdle, DefaultRTMPTSessionIdle) }
 
 func (h *RTMPTHandler) logger() *slog.Logger { return h.Server.logger() }
 
@@ -293,11 +281,11 @@ func (h *RTMPTHandler) add(s *rtmptSession) error {
 	if !h.serving.Enter() {
 		return errRTMPTClosed
 	}
-	if n := orInt(h.MaxSessions, DefaultRTMPTMaxSessions); len(h.sessions) >= n {
+	if n := orDefault(h.MaxSessions, DefaultRTMPTMaxSessions); len(h.sessions) >= n {
 		h.serving.Leave()
 		return fmt.Errorf("%w: %d open", ErrRTMPTLimit, n)
 	}
-	if n := orInt(h.MaxSessionsPerAddr, DefaultRTMPTSessionsPerAddr); h.perAddr[s.host] >= n {
+	if n := orDefault(h.MaxSessionsPerAddr, DefaultRTMPTSessionsPerAddr); h.perAddr[s.host] >= n {
 		h.serving.Leave()
 		return fmt.Errorf("%w: %d open from %s", ErrRTMPTLimit, n, s.host)
 	}

@@ -146,19 +146,16 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func orDur(v, d time.Duration) time.Duration {
+// orDefault is v if it is set (positive), else the default d.
+func orDefault[T int | int64 | uint32 | time.Duration](v, d T) T {
 	if v > 0 {
 		return v
 	}
 	return d
 }
 
-func orU32(v, d uint32) uint32 {
-	if v > 0 {
-		return v
-	}
-	return d
-}
+// orDur is orDefault for durations (writer.go).
+func orDur(v, d time.Duration) time.Duration { return orDefault(v, d) }
 
 // ListenAndServe listens on addr (":1935" when empty) and serves.
 func (s *Server) ListenAndServe(addr string) error {
