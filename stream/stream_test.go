@@ -658,6 +658,10 @@ func TestConcurrentChurn(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Every subscriber left, whether closed as slow, pruned or unsubscribed.
+	if n, st := s.NumSubscribers(), s.Stats(); n != 0 || st.Subscribers != 0 || st.Publishing {
+		t.Errorf("after the churn: %d subscribers, stats %+v", n, st)
+	}
 	s.Close()
 }
 
