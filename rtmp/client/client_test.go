@@ -301,29 +301,7 @@ func roundTrip(t *testing.T, pubBase, playBase, room string) {
 	if !sawMeta {
 		t.Error("no onMetaData before media")
 	}
-	// Per kind, payloads and timestamps arrive byte-identical and in order.
-	for _, kind := range []uint8{chunk.TypeAudio, chunk.TypeVideo} {
-		var want, have []chunk.Message
-		for _, m := range msgs {
-			if m.TypeID == kind {
-				want = append(want, m)
-			}
-		}
-		for _, m := range got {
-			if m.TypeID == kind {
-				have = append(have, m)
-			}
-		}
-		if len(have) != len(want) {
-			t.Fatalf("type %d: got %d messages, want %d", kind, len(have), len(want))
-		}
-		for i := range want {
-			if !bytes.Equal(have[i].Payload, want[i].Payload) || have[i].Timestamp != want[i].Timestamp {
-				t.Errorf("type %d message %d: ts %d payload % x…, want ts %d % x…", kind, i,
-					have[i].Timestamp, head(have[i].Payload), want[i].Timestamp, head(want[i].Payload))
-			}
-		}
-	}
+	checkSameMedia(t, msgs, got)
 	// The first video frame after the sequence header is a keyframe.
 	for _, m := range got {
 		if m.TypeID == chunk.TypeVideo && m.Payload[1] != 0 {
@@ -558,6 +536,22 @@ func TestReusePayloads(t *testing.T) {
 	if !statuses["NetStream.Play.Reset"] {
 		t.Errorf("statuses %v: want the queued NetStream.Play.Reset", statuses)
 	}
+	checkSameMedia(t, msgs, got)
+	reused := false
+	for _, bufs := range buffers {
+		for _, n := range bufs {
+			reused = reused || n > 1
+		}
+	}
+	if !reused {
+		t.Error("no payload buffer was reused")
+	}
+}
+
+// checkSameMedia fails t unless got holds, per kind (audio, video), the
+// payloads and timestamps of msgs byte-identical and in order.
+func checkSameMedia(t *testing.T, msgs, got []chunk.Message) {
+	t.Helper()
 	for _, kind := range []uint8{chunk.TypeAudio, chunk.TypeVideo} {
 		var want, have []chunk.Message
 		for _, m := range msgs {
@@ -579,14 +573,5 @@ func TestReusePayloads(t *testing.T) {
 					have[i].Timestamp, head(have[i].Payload), want[i].Timestamp, head(want[i].Payload))
 			}
 		}
-	}
-	reused := false
-	for _, bufs := range buffers {
-		for _, n := range bufs {
-			reused = reused || n > 1
-		}
-	}
-	if !reused {
-		t.Error("no payload buffer was reused")
 	}
 }
