@@ -45,18 +45,16 @@ type member struct {
 	sub  Subscriber
 	run  RunSubscriber // sub, if it takes runs
 	id   string
-	next uint64      // merged fan-out: the seq of the first batch it has not been handed (the drainer's)
+	next uint64      // the seq of the first batch for it (its join); merged fan-out: of the first it has not been handed (the drainer's)
 	dead atomic.Bool // dropped or unsubscribed: receives nothing more
 }
 
 // item is one batch in the object's ordered delivery pipeline.
 type item struct {
-	seq     uint64  // position in the object's pipeline
-	only    *member // a batch for one member (its join); nil: for the subscribers of targets
-	d       *Delivery
-	targets []*member // the subscribers when the batch was made (shared, read-only)
-	notify  bool      // listeners see its events
-	ready   bool      // saved (or nothing to save); guarded by so.mu
+	seq   uint64  // position in the object's pipeline
+	only  *member // a batch for one member (its join); nil: a write, for every subscriber and the listeners
+	d     *Delivery
+	ready bool // saved (or nothing to save); guarded by so.mu
 }
 
 type listenerEntry struct{ l Listener }
@@ -182,11 +180,10 @@ func (so *SharedObject) Subscribe(sub Subscriber) error {
 	}
 	m.next = so.seq
 	so.queue = append(so.queue, &item{
-		seq:     so.nextSeqLocked(),
-		only:    m,
-		d:       newDelivery(so.name, so.version, so.persistent, events),
-		targets: []*member{m},
-		ready:   true,
+		seq:   so.nextSeqLocked(),
+		only:  m,
+		d:     newDelivery(so.name, so.version, so.persistent, events),
+		ready: true,
 	})
 	so.mu.Unlock()
 	so.drain()
@@ -471,10 +468,8 @@ func (so *SharedObject) commitAndUnlock() error {
 	}
 	countBatch(len(so.batch))
 	it := &item{
-		seq:     so.nextSeqLocked(),
-		d:       newDelivery(so.name, so.version, so.persistent, so.batch),
-		targets: so.subs,
-		notify:  true,
+		seq: so.nextSeqLocked(),
+		d:   newDelivery(so.name, so.version, so.persistent, so.batch),
 	}
 	so.batch = nil
 	so.queue = append(so.queue, it)
@@ -524,9 +519,9 @@ func (so *SharedObject) drain() {
 			so.queue[0] = nil
 			so.queue = so.queue[1:]
 			so.base++
-			ls := so.listeners
+			subs, ls := so.subs, so.listeners
 			so.mu.Unlock()
-			failed := so.deliver(it, ls)
+			failed := so.deliver(it, subs, ls)
 			so.mu.Lock()
 			so.dropLocked(failed)
 		}
@@ -721,11 +716,15 @@ type failure struct {
 	err error
 }
 
-// deliver hands one batch to its subscribers, after the listeners saw its events.
-func (so *SharedObject) deliver(it *item, ls []*listenerEntry) (failed []failure) {
+// deliver hands one batch to its subscribers (those of subs that joined before it was
+// made), after the listeners saw its events.
+func (so *SharedObject) deliver(it *item, subs []*member, ls []*listenerEntry) (failed []failure) {
 	so.show(it, ls)
-	for _, m := range it.targets {
-		if m.dead.Load() || !it.d.For(m.id) {
+	if it.only != nil {
+		subs = []*member{it.only}
+	}
+	for _, m := range subs {
+		if m.next > it.seq || m.dead.Load() || !it.d.For(m.id) {
 			continue
 		}
 		if err := m.sub.Deliver(it.d); err != nil {
@@ -738,7 +737,7 @@ func (so *SharedObject) deliver(it *item, ls []*listenerEntry) (failed []failure
 
 // show calls the listeners with the batch's events (those of a write, not a join).
 func (so *SharedObject) show(it *item, ls []*listenerEntry) {
-	if !it.notify || len(ls) == 0 {
+	if it.only != nil || len(ls) == 0 {
 		return
 	}
 	for i := range it.d.events {

@@ -778,3 +778,51 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	waitFor(t, "every object to go", c.Empty)
 }
+
+// gateStore holds each save until the test lets it through.
+type gateStore struct {
+	*MemoryStore
+	saving chan struct{} // a save began
+	gate   chan struct{} // lets one save through
+}
+
+func (s *gateStore) Save(p, n string, attrs map[string]any, v uint32) error {
+	s.saving <- struct{}{}
+	<-s.gate
+	return s.MemoryStore.Save(p, n, attrs, v)
+}
+
+// TestJoinDuringSave: a subscriber that joins while a change is being saved gets the
+// change in its join sync only, not once more when the change goes out; the subscriber
+// of before gets the change, then nothing of the join. With and without a merge window.
+func TestJoinDuringSave(t *testing.T) {
+	for _, window := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprint(window), func(t *testing.T) {
+			store := &gateStore{MemoryStore: NewMemoryStore(), saving: make(chan struct{}), gate: make(chan struct{})}
+			c := newTestContainer(t, store, Options{MergeWindow: window})
+			o, _ := c.Get("p", true, true)
+			o.Acquire()
+			defer o.Release()
+			a, b := newSub(t, "A"), newSub(t, "B")
+			o.Subscribe(a)
+			a.reset()
+			done := make(chan error)
+			go func() { done <- o.SetAttribute("", "k", 1.0) }()
+			<-store.saving
+			o.Subscribe(b) // queued behind the change being saved
+			store.gate <- struct{}{}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if window > 0 {
+				o.endHold()
+			}
+			if got := a.types(); !slices.Equal(got, []EventType{EventChange}) {
+				t.Fatalf("A saw %v, want the change alone", got)
+			}
+			if got := b.types(); !slices.Equal(got, []EventType{EventUseSuccess, EventChange}) {
+				t.Fatalf("B saw %v, want its sync (with the change) alone", got)
+			}
+		})
+	}
+}
