@@ -29,13 +29,17 @@ type soQueue struct {
 	notify  chan struct{} // capacity 1: something was queued
 }
 
-// errOwnRun: a run with events of the connection's own goes batch by batch.
-var errOwnRun = errors.New("run with own events")
-
 // soItem is one batch or one run of batches (see sharedobject.Run).
 type soItem struct {
 	d *sharedobject.Delivery
 	r *sharedobject.Run
+}
+
+func (it soItem) name() string {
+	if it.r != nil {
+		return it.r.Deliveries()[0].Name()
+	}
+	return it.d.Name()
 }
 
 // Deliver queues a shared-object batch for the writer without blocking. A
@@ -95,33 +99,15 @@ func (c *Conn) queueSO(it soItem, batches int) error {
 // took c.wtok; it is released here) and nothing is waiting for it: no
 // wake-up of the writer goroutine at all, the cost that dominates a fan-out
 // to a thousand subscribers. It reports false, having written nothing, when
-// the write must go through the writer: the batch is not one shared segment
-// (its own events), a previous write left bytes, or the socket takes nothing
-// now. Bytes a partial write left become c.partial, written first by the
-// writer, which is woken.
+// the write must go through the writer: a previous write left bytes, or the
+// socket takes nothing now. Bytes a partial write left become c.partial,
+// written first by the writer, which is woken.
 func (c *Conn) writeSODirect(it soItem) (written bool, err error) {
 	defer c.wtok.Store(false)
 	if c.partial != nil {
 		return false, nil
 	}
-	var b []byte
-	var name string
-	if it.r != nil {
-		b, err = c.runBytes(it.r)
-		if err == errOwnRun {
-			return false, nil
-		}
-		name = it.r.Deliveries()[0].Name()
-	} else {
-		w := &c.w
-		c.soFramerFor(w.chunkSize)
-		b, err = it.d.Framed(c, uint64(w.chunkSize), w.soFrame)
-		name = it.d.Name()
-	}
-	if err != nil { // as addSO: logged, and the client gets the next batches
-		c.log.Error("encoding shared object batch", "name", name, "err", err)
-		return true, nil
-	}
+	b := c.soBytes(it)
 	if len(b) == 0 { // nothing for this subscriber
 		return true, nil
 	}
@@ -142,26 +128,28 @@ func (c *Conn) writeSODirect(it soItem) (written bool, err error) {
 	return true, nil
 }
 
-// runBytes returns the shared bytes of a run for this connection, or nil, nil
-// when it must go batch by batch (its own events are in it).
-func (c *Conn) runBytes(r *sharedobject.Run) ([]byte, error) {
-	if r.Own(c.id) {
-		return nil, errOwnRun
-	}
+// soBytes returns a batch or run as this connection sees it (type 16 after
+// objectEncoding 3, type 19 otherwise, on chunk stream 3, message stream 0),
+// chunked: one segment, shared by every subscriber that sees the same events
+// at the same chunk size. An encoding error is logged and gives nil: the
+// client gets the next batches.
+func (c *Conn) soBytes(it soItem) []byte {
 	w := &c.w
-	c.soFramerFor(w.chunkSize)
-	key := uint64(w.chunkSize)<<1 | b2u(c.AMF3())
-	return r.Shared(key, func() ([]byte, error) {
-		var out []byte
-		for _, d := range r.Deliveries() {
-			f, err := d.Framed(c, uint64(w.chunkSize), w.soFrame)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, f...)
-		}
-		return out, nil
-	})
+	if w.soFrame == nil || w.soFrameSize != w.chunkSize {
+		w.soFrame, w.soFrameSize = c.soFramer(w.chunkSize), w.chunkSize
+	}
+	var b []byte
+	var err error
+	if it.r != nil {
+		b, err = it.r.Framed(c, uint64(w.chunkSize), w.soFrame)
+	} else {
+		b, err = it.d.Framed(c, uint64(w.chunkSize), w.soFrame)
+	}
+	if err != nil {
+		c.log.Error("encoding shared object batch", "name", it.name(), "err", err)
+		return nil
+	}
+	return b
 }
 
 // rawWrite makes one non-blocking write of b: it returns the bytes written
@@ -189,9 +177,8 @@ func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
 	return n, nil
 }
 
-// takeSO moves every queued batch into this round's segments, in order, and
-// returns how many there were.
-func (c *Conn) takeSO() int {
+// takeSO moves every queued batch into this round's segments, in order.
+func (c *Conn) takeSO() {
 	q := &c.so
 	q.mu.Lock()
 	batch := q.items
@@ -199,64 +186,12 @@ func (c *Conn) takeSO() int {
 	q.batches = 0
 	q.mu.Unlock()
 	for i, it := range batch {
-		if it.r != nil {
-			c.addRun(it.r)
-		} else {
-			c.addSO(it.d)
+		if b := c.soBytes(it); len(b) > 0 {
+			c.w.bufs = append(c.w.bufs, b)
 		}
 		batch[i] = soItem{}
 	}
 	q.spare = batch[:0]
-	return len(batch)
-}
-
-// addRun queues a run of batches: for a connection that caused none of its
-// events, the chunked messages of the whole run, made once per chunk size and
-// layout and shared by every such subscriber (one segment to write); for the
-// others, batch by batch as addSO.
-func (c *Conn) addRun(r *sharedobject.Run) {
-	b, err := c.runBytes(r)
-	switch {
-	case err == errOwnRun:
-		for _, d := range r.Deliveries() {
-			c.addSO(d)
-		}
-	case err != nil:
-		c.log.Error("encoding shared object batches", "name", r.Deliveries()[0].Name(), "err", err)
-	case len(b) > 0:
-		c.w.bufs = append(c.w.bufs, b)
-	}
-}
-
-func b2u(b bool) uint64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// addSO queues one batch as this connection sees it (type 16 after
-// objectEncoding 3, type 19 otherwise) on chunk stream 3, message stream 0.
-// The chunked bytes of a batch are made once per chunk size and layout and
-// shared by every subscriber that sees the same events.
-func (c *Conn) addSO(d *sharedobject.Delivery) {
-	w := &c.w
-	c.soFramerFor(w.chunkSize)
-	b, err := d.Framed(c, uint64(w.chunkSize), w.soFrame)
-	if err != nil {
-		c.log.Error("encoding shared object batch", "name", d.Name(), "err", err)
-		return
-	}
-	if b != nil {
-		w.bufs = append(w.bufs, b)
-	}
-}
-
-// soFramerFor makes w.soFrame chunk at size.
-func (c *Conn) soFramerFor(size uint32) {
-	if w := &c.w; w.soFrame == nil || w.soFrameSize != size {
-		w.soFrame, w.soFrameSize = c.soFramer(size), size
-	}
 }
 
 // soFramer returns the function that chunks a shared-object payload for this

@@ -72,7 +72,6 @@ type writerState struct {
 	pkts      [popBatch]*stream.Packet
 	timeout   time.Duration
 	merge     time.Duration // MergeWindow
-	tok       bool          // the writer holds c.wtok
 
 	tbuf        []byte              // a round gathered for a conn without writev (TLS)
 	deadline    time.Time           // the write deadline last set
@@ -125,22 +124,28 @@ func (c *Conn) writeLoop() {
 		if holding {
 			notify = nil
 		}
+		var it outItem
+		got, pinged := false, false
 		select {
 		case <-c.done:
 			return
-		case it := <-c.out:
-			c.takeWriteToken()
-			closing = c.apply(it)
+		case it = <-c.out:
+			got = true
 		case <-notify:
 		case <-c.so.notify:
 		case <-merge.C:
 			holding = false
 		case <-ping.C:
-			c.takeWriteToken()
+			pinged = true
+		}
+		c.takeWriteToken() // before anything joins this round's segments
+		if got {
+			closing = c.apply(it)
+		}
+		if pinged {
 			c.addControl(csidControl, chunk.TypeUserControl, 0,
 				message.UserControl(message.EventPingRequest, uint32(time.Since(c.started).Milliseconds())))
 		}
-		c.takeWriteToken()
 	drain:
 		for i := 0; i < DefaultOutQueue && !closing; i++ {
 			select {
@@ -190,23 +195,20 @@ func (c *Conn) writeLoop() {
 // one non-blocking write at most, so this waits a few microseconds at worst.
 // Bytes that write left go first in this round.
 func (c *Conn) takeWriteToken() {
-	w := &c.w
-	if c.raw == nil || w.tok {
+	if c.raw == nil {
 		return
 	}
 	for !c.wtok.CompareAndSwap(false, true) {
 		runtime.Gosched()
 	}
-	w.tok = true
 	if c.partial != nil {
-		w.bufs = append(w.bufs, c.partial)
+		c.w.bufs = append(c.w.bufs, c.partial)
 		c.partial = nil
 	}
 }
 
 func (c *Conn) releaseWriteToken() {
-	if w := &c.w; w.tok {
-		w.tok = false
+	if c.raw != nil {
 		c.wtok.Store(false)
 	}
 }

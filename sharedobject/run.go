@@ -45,6 +45,29 @@ func (r *Run) Own(id string) bool {
 	return false
 }
 
+// Framed returns the run as sub sees it, each batch framed by frame (see
+// [Delivery.Framed]) and the frames concatenated: one segment to write. For
+// the recipients that caused none of its events it is made once per key and
+// layout and shared (it must not be modified); the others get their own. It
+// returns nil, nil when sub has nothing to receive.
+func (r *Run) Framed(sub Subscriber, key uint64, frame func(payload []byte) []byte) ([]byte, error) {
+	build := func() ([]byte, error) {
+		var out []byte
+		for _, d := range r.ds {
+			f, err := d.Framed(sub, key, frame)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f...)
+		}
+		return out, nil
+	}
+	if r.Own(sub.ID()) {
+		return build()
+	}
+	return r.Shared(key<<1|b2u(sub.AMF3()), build)
+}
+
 // Shared returns what build makes of r for the recipients that caused none of
 // its events (Own is false), made once per key and shared by every caller
 // with that key: it must not be modified. As with [Delivery.Shared], each

@@ -232,3 +232,46 @@ func TestMergedListenerWithoutSubscribers(t *testing.T) {
 		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified, o.base)
 	}
 }
+
+// TestRunFramed: a run is framed once per key for the subscribers with no events of
+// their own (each batch through Delivery.Framed, concatenated), and for its writer as
+// that writer sees it.
+func TestRunFramed(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	a := &runSub{recSub: newSub(t, "A")}
+	b := &runSub{recSub: newSub(t, "B")}
+	c.Apply(a, use("chat", false))
+	c.Apply(b, use("chat", false))
+	o := c.Lookup("chat")
+	o.endHold()
+	quietSpell(o)
+	o.SetAttribute("", "k0", 0.0) // at once
+	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k1", Value: 1.0}))
+	o.SetAttribute("", "k2", 2.0)
+	o.endHold()
+	if b.runCount() != 1 {
+		t.Fatalf("B got %d runs, want 1", b.runCount())
+	}
+	r := b.runs[0]
+	frames := 0
+	frame := func(p []byte) []byte { frames++; return append([]byte{'|'}, p...) }
+	x, _ := r.Framed(b, 9, frame)
+	y, _ := r.Framed(b, 9, frame)
+	if frames != 2 || &x[0] != &y[0] {
+		t.Fatalf("%d frames for a run of 2 batches framed twice for one key", frames)
+	}
+	var want []byte
+	for _, d := range r.Deliveries() {
+		p, _ := d.Payload(b)
+		want = append(want, '|')
+		want = append(want, p...)
+	}
+	if string(x) != string(want) {
+		t.Fatal("the run's frame is not its batches' frames in order")
+	}
+	mine, _ := r.Framed(a, 9, frame)
+	pa, _ := r.Deliveries()[0].Payload(a)
+	if string(mine) == string(x) || len(mine) < len(pa)+1 || string(mine[1:1+len(pa)]) != string(pa) {
+		t.Fatal("the writer's frame is not its own view of the run")
+	}
+}
