@@ -565,9 +565,9 @@ func (so *SharedObject) readyEndLocked() uint64 {
 // call, and one write, per window. so.mu held; released while handing out.
 func (so *SharedObject) sweepLocked(window time.Duration) {
 	for {
+		so.trimLocked()
 		end := so.readyEndLocked()
-		if so.notified >= end && !so.behindLocked(end) { // listeners and subscribers have all
-			so.trimLocked()
+		if so.base == end { // the listeners saw, and every subscriber was handed, every ready batch
 			return
 		}
 		now := time.Now()
@@ -593,22 +593,11 @@ func (so *SharedObject) sweepLocked(window time.Duration) {
 		}
 		so.mu.Lock()
 		so.dropLocked(sw.failed)
-		so.trimLocked()
 	}
 }
 
 // sweepCheck is how many subscribers a sweep visits between two looks for new batches.
 const sweepCheck = 32
-
-// behindLocked reports whether a subscriber has not been handed every batch below end.
-func (so *SharedObject) behindLocked(end uint64) bool {
-	for _, m := range so.subs {
-		if !m.dead.Load() && m.next < end {
-			return true
-		}
-	}
-	return false
-}
 
 // trimLocked drops the batches the listeners were shown and every subscriber has been
 // handed.
