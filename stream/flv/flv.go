@@ -60,6 +60,8 @@ const (
 	// MaxDataOffset bounds the header's data offset (the bytes skipped
 	// after the 9-byte header).
 	MaxDataOffset = 64 << 10
+	// MaxTagData is the most data one tag can frame (its u24 size field).
+	MaxTagData = 0xFFFFFF
 )
 
 // Errors of this package, wrapped with detail; test with errors.Is.
@@ -234,6 +236,15 @@ type Writer struct {
 
 // NewWriter writes the file header with the flags of h and PreviousTagSize0.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
+	if _, err := w.Write(AppendHeader(nil, h)); err != nil {
+		return nil, err
+	}
+	return &Writer{w: w}, nil
+}
+
+// AppendHeader appends the file header with the flags of h (data offset 9)
+// and PreviousTagSize0 to b.
+func AppendHeader(b []byte, h Header) []byte {
 	var flags byte
 	if h.HasAudio {
 		flags |= 0x04
@@ -241,15 +252,11 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	if h.HasVideo {
 		flags |= 0x01
 	}
-	b := []byte{'F', 'L', 'V', 1, flags, 0, 0, 0, HeaderSize, 0, 0, 0, 0}
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	return &Writer{w: w}, nil
+	return append(b, 'F', 'L', 'V', 1, flags, 0, 0, 0, HeaderSize, 0, 0, 0, 0)
 }
 
 // WriteTag writes t and its previous-tag-size field with one Write. The type
-// must be 8, 9 or 18 (ErrTagType) and the data at most 0xFFFFFF bytes
+// must be 8, 9 or 18 (ErrTagType) and the data at most MaxTagData bytes
 // (ErrTagTooLarge); these are reported without writing anything. A failed
 // write of the underlying writer is returned by every later call, as the
 // file is then incomplete.
@@ -261,10 +268,10 @@ func (w *Writer) WriteTag(t Tag) error {
 		return fmt.Errorf("%w: %d", ErrTagType, t.Type)
 	}
 	n := len(t.Data)
-	if n > 0xFFFFFF {
-		return fmt.Errorf("%w: %d bytes (the format allows %d)", ErrTagTooLarge, n, 0xFFFFFF)
+	if n > MaxTagData {
+		return fmt.Errorf("%w: %d bytes (the format allows %d)", ErrTagTooLarge, n, MaxTagData)
 	}
-	b := appendTag(w.buf[:0], t.Type, t.Timestamp, t.Data)
+	b := AppendTag(w.buf[:0], t.Type, t.Timestamp, t.Data)
 	if _, err := w.w.Write(b); err != nil {
 		w.err = err
 		return err
@@ -275,9 +282,11 @@ func (w *Writer) WriteTag(t Tag) error {
 	return nil
 }
 
-// appendTag appends a tag (header, data, previous tag size) to b; the caller
-// has checked the type and size.
-func appendTag(b []byte, typ uint8, ts uint32, data []byte) []byte {
+// AppendTag appends one tag to b: the tag header (type, u24 data size, u24
+// timestamp and its high byte, u24 stream id 0), data and the u32 previous
+// tag size. The caller checks what WriteTag checks: typ is 8, 9 or 18 and
+// data is at most MaxTagData bytes.
+func AppendTag(b []byte, typ uint8, ts uint32, data []byte) []byte {
 	n := len(data)
 	b = append(b,
 		typ, byte(n>>16), byte(n>>8), byte(n),

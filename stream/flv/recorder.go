@@ -269,9 +269,9 @@ func (r *Recorder) open(opts RecorderOptions) error {
 	if !ok {
 		data, _ = encodeMetaSized(&amfObj{ECMA: true, Props: initial.Props[:2]}, size)
 	}
-	b := []byte{'F', 'L', 'V', 1, 0x05, 0, 0, 0, HeaderSize, 0, 0, 0, 0}
+	b := AppendHeader(nil, Header{HasAudio: true, HasVideo: true})
 	r.metaOff = int64(len(b)) + TagHeaderSize
-	b = appendTag(b, TagScript, 0, data)
+	b = AppendTag(b, TagScript, 0, data)
 	if _, err := f.WriteAt(b, 0); err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrRecordWrite, err))
 	}
@@ -331,7 +331,7 @@ func (r *Recorder) openAppend(size int64) error {
 // which may be cut, or damage before good data, which must not be.
 func checkTail(f io.ReaderAt, res scanResult, size int64) error {
 	tail := size - res.end
-	if tail > TagHeaderSize+0xFFFFFF+4 {
+	if tail > TagHeaderSize+MaxTagData+4 {
 		return fmt.Errorf("%w: %d damaged bytes after offset %d (%v): more than one tag", ErrCorrupt, tail, res.end, res.err)
 	}
 	b := make([]byte, tail)
@@ -601,11 +601,11 @@ func (r *Recorder) rebase(ts uint32) uint32 {
 }
 
 func (r *Recorder) tag(typ uint8, ts uint32, data []byte) {
-	if len(data) > 0xFFFFFF {
+	if len(data) > MaxTagData {
 		r.log.Warn("flv: message too large for an FLV tag, left out", "bytes", len(data))
 		return
 	}
-	r.buf = appendTag(r.buf, typ, ts, data)
+	r.buf = AppendTag(r.buf, typ, ts, data)
 	r.tags.Add(1)
 	r.bytes.Add(int64(TagHeaderSize + len(data) + 4))
 }
