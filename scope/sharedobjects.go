@@ -34,13 +34,7 @@ func (s *Scope) SharedObjects() *sharedobject.Container {
 // sharedObjectsEmpty takes or releases the container's hold on the scope. The container
 // serializes the calls.
 func (s *Scope) sharedObjectsEmpty(empty bool) {
-	s.objects.mu.Lock()
-	release := s.objects.release
-	s.objects.release = nil
-	s.objects.mu.Unlock()
-	if release != nil {
-		release()
-	}
+	s.releaseSharedObjectsHold()
 	if empty {
 		return
 	}
@@ -65,6 +59,11 @@ func (s *Scope) closeSharedObjects() {
 	if err := c.Close(); err != nil {
 		s.g.log.Error("scope: closing shared objects", "scope", s.path, "err", err)
 	}
+	s.releaseSharedObjectsHold()
+}
+
+// releaseSharedObjectsHold releases the container's hold on the scope, if it has one.
+func (s *Scope) releaseSharedObjectsHold() {
 	s.objects.mu.Lock()
 	release := s.objects.release
 	s.objects.release = nil
