@@ -82,14 +82,15 @@ type Conn struct {
 	writerDone chan struct{}
 	closeMu    sync.Mutex
 	closeErr   error
+	// enhanced: the client connected announcing Enhanced RTMP (fourCcList
+	// or capsEx), so Shutdown may ask it to reconnect (drain.go). Stored
+	// after scope, so a Shutdown that sees it sees the scope too.
+	enhanced atomic.Bool
 
 	// Owned by the read goroutine.
 	scope          *scope.Scope
-	app            string
 	query          string
 	objectEncoding float64
-	enhanced       bool       // the client announced Enhanced RTMP (fourCcList or capsEx)
-	drain          drainState // Shutdown may ask it to reconnect (drain.go)
 	streams        map[uint32]*netStream
 	nextStreamID   uint32
 	peerWindow     uint32
@@ -560,12 +561,10 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 	app := obj.GetString("app")
 	path, query, _ := strings.Cut(app, "?")
 	path = strings.Trim(path, "/")
-	c.app, c.query = path, query
+	c.query = query
 	c.objectEncoding, _ = obj.GetNumber("objectEncoding")
-	if _, ok := obj.Get("fourCcList"); ok {
-		c.enhanced = true
-	}
-	c.enhanced = c.enhanced || announcesReconnect(obj)
+	_, fourCC := obj.Get("fourCcList")
+	enhanced := fourCC || announcesReconnect(obj)
 	c.log = c.log.With("app", path)
 	sc, err := c.srv.Scopes.Connect(c, path, cmd.Args)
 	if err != nil {
@@ -581,7 +580,7 @@ func (c *Conn) onConnect(cmd *message.Command) error {
 		return errRejected
 	}
 	c.scope = sc
-	c.drain.connected(c.enhanced)
+	c.enhanced.Store(enhanced)
 	c.log = c.log.With("scope", sc.Path())
 	c.rd.SetMaxMessageSize(orDefault(c.srv.MaxMessageSize, DefaultMaxMessageSize))
 	win := orDefault(c.srv.WindowAckSize, DefaultWindowAckSize)
@@ -604,7 +603,7 @@ func (c *Conn) connectProps() *amf.Object {
 		fms = "FMS/3,5,7,7009"
 	}
 	props := amf.Obj("fmsVer", fms, "capabilities", 31.0, "mode", 1.0)
-	if c.enhanced { // E-RTMP v2: the server states what it supports
+	if c.enhanced.Load() { // E-RTMP v2: the server states what it supports
 		props.Set("capsEx", float64(capsExReconnect))
 	}
 	return props

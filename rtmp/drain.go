@@ -3,7 +3,6 @@ package rtmp
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -26,24 +25,12 @@ func announcesReconnect(obj *amf.Object) bool {
 	return ok && v >= 0 && v < 1<<32 && uint32(v)&capsExReconnect != 0
 }
 
-// drainState is a connection's part in a graceful shutdown. The read
-// goroutine sets it once at connect; Shutdown reads it from its own
-// goroutine.
-type drainState struct {
-	enhanced atomic.Bool // connected, and announced Enhanced RTMP
-}
-
-// connected records a successful connect; enhanced is whether the client
-// announced Enhanced RTMP (fourCcList or capsEx). It is stored after the
-// connection's scope, so a Shutdown that sees it sees the scope too.
-func (d *drainState) connected(enhanced bool) { d.enhanced.Store(enhanced) }
-
 // requestReconnect sends NetConnection.Connect.ReconnectRequest (onStatus on
 // message stream 0, level "status", tcUrl from Server.ReconnectURL if it
 // names one) if the client connected with Enhanced RTMP, and reports whether
 // it did. Any goroutine may call it.
 func (c *Conn) requestReconnect() bool {
-	if !c.drain.enhanced.Load() {
+	if !c.enhanced.Load() {
 		return false
 	}
 	info := statusObject("status", codeReconnectRequest, "The server is shutting down; reconnect to continue.")
