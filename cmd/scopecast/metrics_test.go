@@ -11,8 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/scopecast/scopecast/internal/auth"
 	"github.com/scopecast/scopecast/internal/testutil"
@@ -26,45 +24,12 @@ func TestRejectReasonsMatchRTMP(t *testing.T) {
 	}
 }
 
-// scrapeMetrics fetches the admin listener's /metrics and parses it with
-// the Prometheus text parser.
+// scrapeMetrics fetches the admin listener's /metrics.
 func scrapeMetrics(t *testing.T, ls listeners) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get("http://" + ls.Admin.String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("metrics do not parse: %v", err)
-	}
-	return fams
+	return testutil.ScrapeMetrics(t, "http://"+ls.Admin.String()+"/metrics")
 }
 
-// metricValue is the value of the series of name with exactly these labels
-// (name=value pairs), and whether there is one.
-func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-	for _, m := range f.Metric {
-		if len(m.Label)*2 != len(labels) {
-			continue
-		}
-		match := true
-		for i, lp := range m.Label {
-			// The parser sorts labels by name; so do the callers.
-			match = match && lp.GetName() == labels[2*i] && lp.GetValue() == labels[2*i+1]
-		}
-		if match {
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
-		}
-	}
-	return 0, false
-}
+var metricValue = testutil.MetricValue
 
 // Refusals reach /metrics under who refused: ffmpeg refused at connect by a
 // wrong key counts as reason="auth", refused by on_connect as reason="hook";

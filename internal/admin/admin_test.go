@@ -12,53 +12,18 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/scopecast/scopecast/internal/admin"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/client"
 )
 
-// scrape fetches /metrics and parses it with the Prometheus text parser.
+// scrape fetches /metrics.
 func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(e.Admin.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("metrics do not parse: %v", err)
-	}
-	return fams
+	return testutil.ScrapeMetrics(t, e.Admin.URL+"/metrics")
 }
 
-// metric returns the value of the series of name whose labels include
-// labels (name=value pairs), and whether there is one.
-func metric(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		for i := 0; i+1 < len(labels); i += 2 {
-			found := false
-			for _, lp := range m.Label {
-				if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
-	}
-	return 0, false
-}
+var metric = testutil.MetricValue
 
 // One ffmpeg publisher, a scopecast player, a WebSocket client with a shared
 // object property, two refused connects: the metrics count each of them with
