@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // testConn is a Conn double; CloseFunc, if set, receives Close calls.
@@ -163,16 +165,10 @@ func newTestGlobal(t testing.TB, h Handler) *Global {
 	return g
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// waitFor polls cond until it holds; after 5 s the test fails.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, what, cond)
 }
 
 // paths returns the paths Walk visits.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
 
@@ -89,16 +90,10 @@ func (s *recSub) types() []EventType {
 	return out
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// waitFor polls cond until it holds; after 5 s the test fails.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, what, cond)
 }
 
 func newTestContainer(t testing.TB, store Store, opts Options) *Container {
