@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/scopecast/scopecast/rtmp/client"
 )
@@ -92,11 +90,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	defer tc.Close()
 
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(get(ls.Admin.String(), "/metrics")))
-	if err != nil {
-		t.Fatalf("metrics do not parse: %v", err)
-	}
+	fams := scrapeMetrics(t, ls)
 	for name, want := range map[string]float64{
 		"scopecast_rtmp_connections":                2, // one over TCP, one over RTMPT
 		"scopecast_rtmp_connections_accepted_total": 1, // TCP accepts
@@ -104,15 +98,8 @@ func TestRunServesAndStops(t *testing.T) {
 		"scopecast_rtmpt_sessions_opened_total":     1,
 		"scopecast_scopes":                          4, // /chat, /chat/lobby (WebSocket), /live and /live/room9
 	} {
-		f := fams[name]
-		if f == nil || len(f.Metric) != 1 {
-			t.Errorf("metric %s missing", name)
-			continue
-		}
-		m := f.Metric[0]
-		v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		if v != want {
-			t.Errorf("%s = %v, want %v", name, v, want)
+		if v, ok := metricValue(fams, name); !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
 		}
 	}
 
