@@ -4,11 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // pathTable seeds TestConnectPath and FuzzConnectPath (and its corpus in testdata).
@@ -118,24 +118,9 @@ var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed
 // TestFuzzCorpus checks that testdata/fuzz/FuzzConnectPath holds the pathTable seeds
 // (go test ./scope/ -run TestFuzzCorpus -args -update-corpus rewrites them).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzConnectPath")
-	if *updateCorpus {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var c testutil.Corpus
 	for i, tc := range pathTable {
-		file := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		want := fmt.Sprintf("go test fuzz v1\nstring(%q)\n", tc.path)
-		if *updateCorpus {
-			if err := os.WriteFile(file, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(file)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is stale or missing (run with -update-corpus): %v", file, err)
-		}
+		c.Add("FuzzConnectPath", fmt.Sprintf("seed-%02d", i), tc.path)
 	}
+	c.Check(t, *updateCorpus, "-args -update-corpus")
 }

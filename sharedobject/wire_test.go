@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
 
@@ -338,29 +338,12 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// TestFuzzCorpus keeps testdata/fuzz/FuzzDecode in step with the table: it checks that
-// every case has its corpus file (SO_UPDATE_CORPUS=1 writes them).
+// TestFuzzCorpus keeps testdata/fuzz/FuzzDecode in step with the table
+// (SO_UPDATE_CORPUS=1 rewrites it).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
-	update := os.Getenv("SO_UPDATE_CORPUS") == "1"
-	if update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var c testutil.Corpus
 	for _, tc := range wireCases {
-		name := "table-" + strings.NewReplacer(" ", "-", "/", "-").Replace(tc.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbool(%v)\n", tc.wire, tc.amf3)
-		p := filepath.Join(dir, name)
-		if update {
-			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || string(got) != want {
-			t.Errorf("corpus file %s missing or stale (run with SO_UPDATE_CORPUS=1): %v", p, err)
-		}
+		c.Add("FuzzDecode", "table-"+strings.NewReplacer(" ", "-", "/", "-").Replace(tc.name), tc.wire, tc.amf3)
 	}
+	c.Check(t, os.Getenv("SO_UPDATE_CORPUS") == "1", "with SO_UPDATE_CORPUS=1")
 }

@@ -1,18 +1,18 @@
 package wsbridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
 
@@ -97,26 +97,18 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// The seed corpus files are the table: regenerate them with
-// SCOPECAST_WRITE_CORPUS=1 go test -run TestCorpus ./wsbridge.
-func TestCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
+// TestFuzzCorpus keeps the seed corpus files in step with the tables
+// (decodeCases for FuzzDecode, frameSizes for FuzzAppendFrame): regenerate
+// them with SCOPECAST_WRITE_CORPUS=1 go test -run TestFuzzCorpus ./wsbridge.
+func TestFuzzCorpus(t *testing.T) {
+	var c testutil.Corpus
 	for i, tc := range decodeCases {
-		name := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		want := "go test fuzz v1\n[]byte(" + strconv.Quote(tc.in) + ")\n"
-		if os.Getenv("SCOPECAST_WRITE_CORPUS") != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if b, err := os.ReadFile(name); err != nil || string(b) != want {
-			t.Errorf("%s is missing or stale (SCOPECAST_WRITE_CORPUS=1 go test -run TestCorpus)", name)
-		}
+		c.Add("FuzzDecode", fmt.Sprintf("seed-%02d", i), []byte(tc.in))
 	}
+	for i, n := range frameSizes {
+		c.Add("FuzzAppendFrame", fmt.Sprintf("seed-%02d", i), bytes.Repeat([]byte{'x'}, n))
+	}
+	c.Check(t, os.Getenv("SCOPECAST_WRITE_CORPUS") != "", "with SCOPECAST_WRITE_CORPUS=1")
 }
 
 // FuzzDecode: Decode never panics, errors wrap a sentinel, results respect the

@@ -3,10 +3,6 @@ package wsbridge
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -62,26 +58,4 @@ func FuzzAppendFrame(f *testing.F) {
 			t.Fatal("round trip failed")
 		}
 	})
-}
-
-// The seed corpus of FuzzAppendFrame is frameSizes: regenerate it with
-// SCOPECAST_WRITE_CORPUS=1 go test -run TestFrameCorpus ./wsbridge.
-func TestFrameCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzAppendFrame")
-	for i, n := range frameSizes {
-		name := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		want := "go test fuzz v1\n[]byte(" + strconv.Quote(string(bytes.Repeat([]byte{'x'}, n))) + ")\n"
-		if os.Getenv("SCOPECAST_WRITE_CORPUS") != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if b, err := os.ReadFile(name); err != nil || string(b) != want {
-			t.Errorf("%s is missing or stale (SCOPECAST_WRITE_CORPUS=1 go test -run TestFrameCorpus)", name)
-		}
-	}
 }
