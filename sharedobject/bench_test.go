@@ -47,16 +47,22 @@ func BenchmarkSetAttribute1000Subs(b *testing.B) {
 	}
 }
 
-// BenchmarkPersistentSaves: writes to persistent objects on a BoltStore from many
-// goroutines; each SetAttribute returns after its fsync, grouped.
-func BenchmarkPersistentSaves(b *testing.B) {
+// boltContainer returns a container on a new BoltStore, both closed with the benchmark.
+func boltContainer(b *testing.B) (*BoltStore, *Container) {
 	s, err := OpenBolt(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	c := NewContainer("/bench", s, Options{Logger: quiet})
-	defer c.Close()
+	b.Cleanup(func() { c.Close() })
+	return s, c
+}
+
+// BenchmarkPersistentSaves: writes to persistent objects on a BoltStore from many
+// goroutines; each SetAttribute returns after its fsync, grouped.
+func BenchmarkPersistentSaves(b *testing.B) {
+	s, c := boltContainer(b)
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(64)
@@ -83,13 +89,7 @@ func BenchmarkPersistentSaves(b *testing.B) {
 
 // BenchmarkPersistentSavesSerial: one writer, so one fsync per change (the floor).
 func BenchmarkPersistentSavesSerial(b *testing.B) {
-	s, err := OpenBolt(filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	c := NewContainer("/bench", s, Options{Logger: quiet})
-	defer c.Close()
+	_, c := boltContainer(b)
 	o, _ := c.Get("o", true, true)
 	o.Acquire()
 	b.ReportAllocs()
