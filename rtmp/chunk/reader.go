@@ -19,17 +19,17 @@ type peeker interface {
 type csState struct {
 	timestamp uint32 // absolute timestamp of the last message header
 	delta     uint32 // timestamp field (or extended value) of the last header, re-applied by format 3
-	tsField   uint32 // 24-bit timestamp field of the last format 0/1/2 header
+	tsField   uint32 // 24-bit timestamp field of the last format 0/1/2 header; 0xFFFFFF: extended
 	length    uint32
 	streamID  uint32
 	typeID    uint8
 
-	// message in progress
-	active  bool
-	contExt bool   // continuation chunks carry an extended timestamp
-	extVal  uint32 // the extended timestamp value of the first chunk
-	buf     []byte
-	off     uint32
+	// message in progress (its first header set the fields above: while it
+	// lasts, tsField == 0xFFFFFF means its continuation chunks carry the
+	// extended timestamp delta)
+	active bool
+	buf    []byte
+	off    uint32
 
 	spare []byte // reuse mode: the payload last returned on this chunk stream, for the next message
 }
@@ -310,7 +310,7 @@ func (r *Reader) readChunk() (Message, bool, error) {
 			if format <= 1 && length != st.length {
 				return Message{}, false, fmt.Errorf("%w: chunk stream %d, %d then %d", ErrHeaderChanged, csid, st.length, length)
 			}
-		} else if st.contExt {
+		} else if st.tsField == 0xFFFFFF {
 			if err := r.skipContinuationExt(st); err != nil {
 				return Message{}, false, err
 			}
@@ -318,7 +318,6 @@ func (r *Reader) readChunk() (Message, bool, error) {
 	} else {
 		// First chunk of a new message.
 		var val uint32
-		extended := false
 		if format < 3 {
 			st.tsField = field
 			val = field
@@ -330,7 +329,6 @@ func (r *Reader) readChunk() (Message, bool, error) {
 				return Message{}, false, err
 			}
 			val = binary.BigEndian.Uint32(r.hdr[:4])
-			extended = true
 		}
 		ts := val
 		if format != 0 {
@@ -338,7 +336,6 @@ func (r *Reader) readChunk() (Message, bool, error) {
 		}
 		st.timestamp, st.delta = ts, val
 		st.length, st.typeID, st.streamID = length, typeID, streamID
-		st.contExt, st.extVal = extended, val
 
 		if length > r.lim.MaxMessageSize {
 			return Message{}, false, fmt.Errorf("%w: %d bytes on chunk stream %d (limit %d)", ErrMessageTooLarge, length, csid, r.lim.MaxMessageSize)
@@ -384,7 +381,7 @@ func (r *Reader) skipContinuationExt(st *csState) error {
 			return err
 		}
 		v := binary.BigEndian.Uint32(p)
-		if v != st.extVal && v != st.timestamp {
+		if v != st.delta && v != st.timestamp {
 			return nil // absent: these bytes are payload
 		}
 		n, err := r.pk.Discard(4)
