@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -169,21 +170,10 @@ func (s *sampler) fold(now time.Time, rates bool) {
 		s.totals.recBytes += delta(r.bytes, t.bytes)
 		t.bytes = r.bytes
 	}
-	for k, t := range s.streams {
-		if t.gen != s.gen {
-			delete(s.streams, k)
-		}
-	}
-	for k, t := range s.conts {
-		if t.gen != s.gen {
-			delete(s.conts, k)
-		}
-	}
-	for k, t := range s.recs {
-		if t.gen != s.gen {
-			delete(s.recs, k)
-		}
-	}
+	// Forget what this fold did not see: it is gone.
+	maps.DeleteFunc(s.streams, func(_ *stream.Stream, t *streamTrack) bool { return t.gen != s.gen })
+	maps.DeleteFunc(s.conts, func(_ *sharedobject.Container, t *contTrack) bool { return t.gen != s.gen })
+	maps.DeleteFunc(s.recs, func(_ string, t *recTrack) bool { return t.gen != s.gen })
 }
 
 // rate returns st's bitrate (bits per second, averaged over the last window
