@@ -5,7 +5,8 @@
 // The handler reads the RTMP server, the RTMPT handler and the scope tree; the
 // connections of other transports (WebSocket, HTTP-FLV) are found in the scope
 // tree as scope connections, and their byte counters come in through
-// [Transport] values, so that this package imports no transport but rtmp.
+// [Transport] values, so that this package imports no transport but rtmp
+// (and wsbridge only for its AMF-to-JSON encoder, AppendJSON).
 //
 // A sampler goroutine, owned by the [Handler] and stopped by [Handler.Close],
 // reads every stream's counters once a second: it measures bitrates over a
