@@ -206,10 +206,7 @@ func (u user) value() *amf.Object { return amf.Obj("name", u.name, "protocol", u
 
 // snapshotLocked records the presence for onEvent, which cannot take r.mu.
 func (r *room) snapshotLocked() {
-	m := make(map[string]user, len(r.users))
-	for id, u := range r.users {
-		m[id] = u
-	}
+	m := maps.Clone(r.users)
 	r.current.Store(&m)
 }
 
