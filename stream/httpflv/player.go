@@ -17,6 +17,7 @@ import (
 
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
+	"github.com/scopecast/scopecast/stream/flv"
 )
 
 const (
@@ -77,7 +78,7 @@ type player struct {
 	total      int // bytes of segs[1:]
 	media      bool
 	head       [16]byte
-	fileHeader [fileHeaderLen]byte
+	fileHeader [flv.HeaderSize + 4]byte // and PreviousTagSize0
 
 	bytesOut    atomic.Uint64 // added to once per write; read by Stats and BytesOut
 	connectedAt time.Time
@@ -430,7 +431,7 @@ func (p *player) pump() (ended, more bool) {
 			p.sawKey = false
 			continue
 		}
-		if len(pkt.Payload) > maxTagData {
+		if len(pkt.Payload) > flv.MaxTagData {
 			continue // cannot be framed in FLV
 		}
 		if pkt.Kind == stream.KindVideo && !pkt.Header {
@@ -471,7 +472,7 @@ func (p *player) start() {
 	st := p.st.Stats()
 	audio = audio || st.AudioCodec != 0
 	video = video || st.VideoCodec != 0
-	fh := appendFileHeader(p.fileHeader[:0], audio, video)
+	fh := flv.AppendHeader(p.fileHeader[:0], flv.Header{HasAudio: audio, HasVideo: video})
 	p.segs = append(p.segs, fh)
 	p.total += len(fh)
 	for _, q := range p.pending {
