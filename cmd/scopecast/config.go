@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,19 +142,17 @@ func authPolicy(a config.Auth) auth.Policy {
 	g := a.Hooks
 	p := auth.Policy{Hooks: hooks(config.AppHooks{OnConnect: g.OnConnect, OnPublish: g.OnPublish, OnPlay: g.OnPlay,
 		OnUnpublish: g.OnUnpublish, OnRecordDone: g.OnRecordDone, Timeout: g.Timeout})}
-	rule := func(r config.Rule) auth.Rule {
-		out := auth.Rule{Keys: append([]string(nil), r.Keys...)}
-		for _, s := range r.Allow {
+	prefixes := func(l []string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, s := range l {
 			if p, err := config.ParsePrefix(s); err == nil { // validated
-				out.Allow = append(out.Allow, p)
-			}
-		}
-		for _, s := range r.Deny {
-			if p, err := config.ParsePrefix(s); err == nil {
-				out.Deny = append(out.Deny, p)
+				out = append(out, p)
 			}
 		}
 		return out
+	}
+	rule := func(r config.Rule) auth.Rule {
+		return auth.Rule{Keys: slices.Clone(r.Keys), Allow: prefixes(r.Allow), Deny: prefixes(r.Deny)}
 	}
 	if len(a.Apps) > 0 {
 		p.Apps = make(map[string]auth.App, len(a.Apps))
@@ -168,11 +168,7 @@ func authPolicy(a config.Auth) auth.Policy {
 func unknownApps(a config.Auth, known []string) []string {
 	var out []string
 	for name := range a.Apps {
-		found := false
-		for _, k := range known {
-			found = found || k == name
-		}
-		if !found {
+		if !slices.Contains(known, name) {
 			out = append(out, name)
 		}
 	}
