@@ -360,9 +360,6 @@ func (p *player) run() error {
 			}
 			continue
 		}
-		if holding {
-			continue
-		}
 		ended, more := p.pump()
 		if len(p.segs) > 1 {
 			if err := p.flush(); err != nil {
