@@ -10,7 +10,6 @@ package live
 
 import (
 	"context"
-	"sort"
 
 	"github.com/scopecast/scopecast/scope"
 )
@@ -32,7 +31,8 @@ func New() *App {
 	return a
 }
 
-// getLiveStreams returns the names of the streams publishing in the caller's scope.
+// getLiveStreams returns the names of the streams publishing in the caller's scope,
+// sorted (as Scope.Streams returns them).
 func (a *App) getLiveStreams(_ context.Context, _ scope.Conn, s *scope.Scope, _ []any) (any, error) {
 	names := []any{}
 	for _, st := range s.Streams() {
@@ -40,6 +40,5 @@ func (a *App) getLiveStreams(_ context.Context, _ scope.Conn, s *scope.Scope, _ 
 			names = append(names, st.Name())
 		}
 	}
-	sort.Slice(names, func(i, j int) bool { return names[i].(string) < names[j].(string) })
 	return names, nil
 }
