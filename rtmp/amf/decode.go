@@ -438,45 +438,53 @@ func (d *Decoder) add0(v any) (int, int) {
 // amf0Props reads object or ECMA array members until the object-end marker. For ECMA
 // arrays (count >= 0) the end marker may be missing when the input ends right after the
 // announced number of members, as some encoders do.
+//
+// The members are gathered in a buffer on the stack and copied once into a slice of
+// their exact number (nil for none): one allocation where appending to a nil slice took
+// one per doubling (5 for the 9 members of a connect object).
 func (d *Decoder) amf0Props(count int64) ([]Property, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
-	var ps []Property
+	var buf [16]Property
+	ps, err := buf[:0], error(nil)
 	for {
 		if count >= 0 && d.Len() == 0 && int64(len(ps)) == count {
 			break
 		}
-		n, err := d.u16()
-		if err != nil {
-			return ps, err
+		var n uint16
+		if n, err = d.u16(); err != nil {
+			break
 		}
 		if n == 0 {
-			m, err := d.u8()
-			if err != nil {
-				return ps, err
-			}
-			if m != m0ObjectEnd {
+			var m byte
+			if m, err = d.u8(); err == nil && m != m0ObjectEnd {
 				d.off--
-				return ps, d.errf(ErrMarker, "AMF0 marker 0x%02x after empty key, want object end", m)
+				err = d.errf(ErrMarker, "AMF0 marker 0x%02x after empty key, want object end", m)
 			}
 			break
 		}
-		k, err := d.str(int(n))
-		if err != nil {
-			return ps, err
+		var k string
+		if k, err = d.str(int(n)); err != nil {
+			break
 		}
 		if len(ps) >= d.lim.MaxElements {
-			return ps, d.errf(ErrTooMany, "more than %d properties", d.lim.MaxElements)
+			err = d.errf(ErrTooMany, "more than %d properties", d.lim.MaxElements)
+			break
 		}
-		v, err := d.amf0()
-		if err != nil {
-			return ps, err
+		var v any
+		if v, err = d.amf0(); err != nil {
+			break
 		}
 		ps = append(ps, Property{Key: k, Value: v})
 	}
-	d.leave()
-	return ps, nil
+	if err == nil {
+		d.leave()
+	}
+	if len(ps) == 0 {
+		return nil, err
+	}
+	return append(make([]Property, 0, len(ps)), ps...), err
 }
 
 // ---- AMF3 ----
