@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -328,11 +329,11 @@ func (g *Global) Walk(fn func(s *Scope) bool) {
 			return
 		}
 		all = append(all, s)
-		for _, c := range sortedChildren(s) {
+		for _, c := range byName(s.children) {
 			visit(c)
 		}
 	}
-	for _, a := range sortedApps(g) {
+	for _, a := range byName(g.apps) {
 		visit(a)
 	}
 	g.mu.Unlock()
@@ -343,23 +344,10 @@ func (g *Global) Walk(fn func(s *Scope) bool) {
 	}
 }
 
-func sortedApps(g *Global) []*Scope {
-	out := make([]*Scope, 0, len(g.apps))
-	for _, a := range g.apps {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.name, b.name) })
-	return out
-}
+// byName returns the scopes of m (apps, or a scope's children) sorted by name.
+func byName(m map[string]*Scope) []*Scope { return slices.SortedFunc(maps.Values(m), compareNames) }
 
-func sortedChildren(s *Scope) []*Scope {
-	out := make([]*Scope, 0, len(s.children))
-	for _, c := range s.children {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.name, b.name) })
-	return out
-}
+func compareNames(a, b *Scope) int { return strings.Compare(a.name, b.name) }
 
 // expire is the idle timer of s firing: it removes s if it is still unheld.
 func (g *Global) expire(s *Scope, gen uint64) {
@@ -443,12 +431,12 @@ func (g *Global) Shutdown(ctx context.Context) error {
 	var order []*Scope // children first
 	var visit func(s *Scope)
 	visit = func(s *Scope) {
-		for _, c := range sortedChildren(s) {
+		for _, c := range byName(s.children) {
 			visit(c)
 		}
 		order = append(order, s)
 	}
-	for _, a := range sortedApps(g) {
+	for _, a := range byName(g.apps) {
 		visit(a)
 	}
 	started := make([]bool, len(order))

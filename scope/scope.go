@@ -2,8 +2,8 @@ package scope
 
 import (
 	"cmp"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,12 +78,9 @@ func (s *Scope) Global() *Global { return s.g }
 // Children returns the current child rooms, sorted by name.
 func (s *Scope) Children() []*Scope {
 	s.g.mu.Lock()
-	out := make([]*Scope, 0, len(s.children))
-	for _, c := range s.children {
-		out = append(out, c)
-	}
+	out := slices.Collect(maps.Values(s.children))
 	s.g.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(out, compareNames)
 	return out
 }
 
@@ -97,10 +94,7 @@ func (s *Scope) Child(name string) *Scope {
 // Conns returns the connections whose leaf scope is s, sorted by ID.
 func (s *Scope) Conns() []Conn {
 	s.g.mu.Lock()
-	out := make([]Conn, 0, len(s.conns))
-	for _, c := range s.conns {
-		out = append(out, c)
-	}
+	out := slices.Collect(maps.Values(s.conns))
 	s.g.mu.Unlock()
 	slices.SortFunc(out, func(a, b Conn) int { return cmp.Compare(a.ID(), b.ID()) })
 	return out
@@ -206,7 +200,7 @@ func (s *Scope) markRemovedLocked() {
 	}
 }
 
-// ancestors returns the chain from the app scope down to s.
+// chain returns the scopes from the app scope down to s.
 func (s *Scope) chain() []*Scope {
 	out := make([]*Scope, s.depth)
 	for x := s; x != nil; x = x.parent {
