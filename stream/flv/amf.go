@@ -70,12 +70,6 @@ func (o *amfObj) get(key string) (any, bool) {
 	return nil, false
 }
 
-func (o *amfObj) num(key string) (float64, bool) {
-	v, ok := o.get(key)
-	f, isNum := v.(float64)
-	return f, ok && isNum
-}
-
 // set replaces the value of key, or appends it.
 func (o *amfObj) set(key string, v any) {
 	for i := range o.Props {
@@ -85,15 +79,6 @@ func (o *amfObj) set(key string, v any) {
 		}
 	}
 	o.Props = append(o.Props, amfProp{key, v})
-}
-
-func (o *amfObj) del(key string) {
-	for i := range o.Props {
-		if o.Props[i].Key == key {
-			o.Props = append(o.Props[:i], o.Props[i+1:]...)
-			return
-		}
-	}
 }
 
 // amfDecode decodes one value from b and returns it with the bytes consumed.

@@ -120,3 +120,10 @@ func TestEncodeMetaSized(t *testing.T) {
 		t.Errorf("filesize %v", f)
 	}
 }
+
+// num returns key's value if it is a number.
+func (o *amfObj) num(key string) (float64, bool) {
+	v, ok := o.get(key)
+	f, isNum := v.(float64)
+	return f, ok && isNum
+}

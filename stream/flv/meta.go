@@ -19,8 +19,7 @@ import (
 // final file has the true one, without ever moving the media tags.
 
 const (
-	metaName = "onMetaData"
-	padKey   = "_padding"
+	padKey = "_padding"
 	// metaMinReserve and metaMaxReserve bound the reserved onMetaData tag.
 	metaMinReserve = 1024
 	metaMaxReserve = 64 << 10
