@@ -30,7 +30,6 @@ type MemoryStore struct {
 	mu     sync.Mutex
 	m      map[storeKey]memRecord
 	closed bool
-	saves  int
 }
 
 type storeKey struct{ path, name string }
@@ -69,7 +68,6 @@ func (s *MemoryStore) Save(scopePath, name string, attrs map[string]any, version
 		return nil
 	}
 	s.m[k] = memRecord{maps.Clone(attrs), version}
-	s.saves++
 	return nil
 }
 
