@@ -116,10 +116,10 @@ func encodeRecord(dst []byte, attrs map[string]any, version uint32) ([]byte, err
 }
 
 func decodeRecord(b []byte) (map[string]any, uint32, error) {
-	if len(b) < 5 || b[0] != recordMagic {
+	version, ok := recordVersion(b)
+	if !ok {
 		return nil, 0, fmt.Errorf("bad record header (%d bytes)", len(b))
 	}
-	version := binary.BigEndian.Uint32(b[1:])
 	d := amf.NewDecoder(b[5:], storeLimits)
 	v, err := d.ReadAMF0()
 	if err != nil {
@@ -143,6 +143,7 @@ func decodeRecord(b []byte) (map[string]any, uint32, error) {
 	return attrs, version, nil
 }
 
+// recordVersion reads a record's header: its version, and whether it is one.
 func recordVersion(b []byte) (uint32, bool) {
 	if len(b) < 5 || b[0] != recordMagic {
 		return 0, false
