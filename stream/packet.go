@@ -2,6 +2,7 @@ package stream
 
 import (
 	"encoding/binary"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -300,18 +301,5 @@ func CodecString(id uint32) string {
 		binary.BigEndian.PutUint32(b[:], id)
 		return string(b[:])
 	}
-	return itoa(id)
-}
-
-func itoa(v uint32) string {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
+	return strconv.FormatUint(uint64(id), 10)
 }
