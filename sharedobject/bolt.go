@@ -262,5 +262,3 @@ func (s *BoltStore) Close() error {
 	}
 	return nil
 }
-
-type boltTx = bolt.Tx

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
 
@@ -159,7 +161,7 @@ func TestBoltDamaged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Update(func(tx *boltTx) error {
+		if err := db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(boltBucket).Put(boltKey("/a", "b"), []byte{recordMagic, 0, 0, 0, 1, 0x0a, 0xff})
 		}); err != nil {
 			t.Fatal(err)
