@@ -152,15 +152,25 @@ func (d *Decoder) ReadUTF8() (string, error) {
 // DecodeAMF0All decodes every AMF0 value until the end of b.
 func DecodeAMF0All(b []byte, lim Limits) ([]any, error) {
 	d := NewDecoder(b, lim)
-	var vs []any
+	var buf [8]any // a command's values: name, transaction id, object, arguments
+	vs := buf[:0]
 	for d.Len() > 0 {
 		v, err := d.ReadAMF0()
 		if err != nil {
-			return vs, err
+			return exact(vs), err
 		}
 		vs = append(vs, v)
 	}
-	return vs, nil
+	return exact(vs), nil
+}
+
+// exact returns a copy of s on the heap with room for exactly its elements, or nil when
+// s is empty: what a slice gathered in an array on the stack becomes when it is returned.
+func exact[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 // ---- primitives ----
@@ -481,10 +491,7 @@ func (d *Decoder) amf0Props(count int64) ([]Property, error) {
 	if err == nil {
 		d.leave()
 	}
-	if len(ps) == 0 {
-		return nil, err
-	}
-	return append(make([]Property, 0, len(ps)), ps...), err
+	return exact(ps), err
 }
 
 // ---- AMF3 ----
