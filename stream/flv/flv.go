@@ -104,17 +104,11 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return nil, fmt.Errorf("%w: reading header: %w", ErrTruncated, err)
 	}
-	if b[0] != 'F' || b[1] != 'L' || b[2] != 'V' {
-		return nil, fmt.Errorf("%w: signature %q", ErrHeader, b[:3])
+	h, off, err := parseHeader(&b)
+	if err != nil {
+		return nil, err
 	}
-	if b[3] != 1 {
-		return nil, fmt.Errorf("%w: version %d", ErrHeader, b[3])
-	}
-	off := binary.BigEndian.Uint32(b[5:9])
-	if off < HeaderSize || off > MaxDataOffset {
-		return nil, fmt.Errorf("%w: data offset %d", ErrHeader, off)
-	}
-	if skip := int64(off) - HeaderSize; skip > 0 {
+	if skip := off - HeaderSize; skip > 0 {
 		if n, err := io.CopyN(io.Discard, r, skip); err != nil {
 			return nil, fmt.Errorf("%w: header extension: %d of %d bytes: %w", ErrTruncated, n, skip, err)
 		}
@@ -126,11 +120,23 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if v := binary.BigEndian.Uint32(p[:]); v != 0 {
 		return nil, fmt.Errorf("%w: PreviousTagSize0 is %d", ErrHeader, v)
 	}
-	return &Reader{
-		r:       r,
-		h:       Header{HasAudio: b[4]&0x04 != 0, HasVideo: b[4]&0x01 != 0},
-		maxSize: DefaultMaxTagSize,
-	}, nil
+	return &Reader{r: r, h: h, maxSize: DefaultMaxTagSize}, nil
+}
+
+// parseHeader checks a file header (signature "FLV", version 1, data offset
+// from HeaderSize to MaxDataOffset) and returns its flags and data offset.
+func parseHeader(b *[HeaderSize]byte) (Header, int64, error) {
+	if b[0] != 'F' || b[1] != 'L' || b[2] != 'V' {
+		return Header{}, 0, fmt.Errorf("%w: signature %q", ErrHeader, b[:3])
+	}
+	if b[3] != 1 {
+		return Header{}, 0, fmt.Errorf("%w: version %d", ErrHeader, b[3])
+	}
+	off := int64(binary.BigEndian.Uint32(b[5:9]))
+	if off < HeaderSize || off > MaxDataOffset {
+		return Header{}, 0, fmt.Errorf("%w: data offset %d", ErrHeader, off)
+	}
+	return Header{HasAudio: b[4]&0x04 != 0, HasVideo: b[4]&0x01 != 0}, off, nil
 }
 
 // Header returns the file header's flags.

@@ -75,15 +75,9 @@ func readHeader(r io.ReaderAt, size int64) (Header, int64, error) {
 	if _, err := r.ReadAt(b[:], 0); err != nil {
 		return Header{}, 0, fmt.Errorf("%w: reading header: %w", ErrTruncated, err)
 	}
-	if b[0] != 'F' || b[1] != 'L' || b[2] != 'V' {
-		return Header{}, 0, fmt.Errorf("%w: signature %q", ErrHeader, b[:3])
-	}
-	if b[3] != 1 {
-		return Header{}, 0, fmt.Errorf("%w: version %d", ErrHeader, b[3])
-	}
-	off := int64(binary.BigEndian.Uint32(b[5:9]))
-	if off < HeaderSize || off > MaxDataOffset {
-		return Header{}, 0, fmt.Errorf("%w: data offset %d", ErrHeader, off)
+	h, off, err := parseHeader(&b)
+	if err != nil {
+		return Header{}, 0, err
 	}
 	if off+4 > size {
 		return Header{}, 0, fmt.Errorf("%w: file ends in the header (%d bytes)", ErrTruncated, size)
@@ -95,7 +89,7 @@ func readHeader(r io.ReaderAt, size int64) (Header, int64, error) {
 	if v := binary.BigEndian.Uint32(p[:]); v != 0 {
 		return Header{}, 0, fmt.Errorf("%w: PreviousTagSize0 is %d", ErrHeader, v)
 	}
-	return Header{HasAudio: b[4]&0x04 != 0, HasVideo: b[4]&0x01 != 0}, off + 4, nil
+	return h, off + 4, nil
 }
 
 // scanFile walks the tags of the first size bytes of r, calling visit (if not
