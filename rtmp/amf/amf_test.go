@@ -559,3 +559,17 @@ func TestExpansionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An interned string decodes without allocating, as a property key and as a
+// value (it comes from the table already boxed).
+func TestInternedStringsDoNotAllocate(t *testing.T) {
+	wire := hx("02 0007 636f6e6e656374") // "connect"
+	var got any
+	allocs := testing.AllocsPerRun(100, func() {
+		d := NewDecoder(wire, Limits{})
+		got, _ = d.ReadAMF0()
+	})
+	if got != "connect" || allocs != 0 {
+		t.Fatalf("decoded %v with %v allocations, want connect with 0", got, allocs)
+	}
+}

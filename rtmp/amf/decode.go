@@ -243,28 +243,46 @@ func (d *Decoder) checkCount(n uint64, minBytes int) error {
 }
 
 func (d *Decoder) str(n int) (string, error) {
+	b, in, err := d.strBytes(n)
+	if in != nil {
+		return in.(string), nil
+	}
+	return string(b), err
+}
+
+// strValue is str for a string value: an interned one comes already boxed, so that
+// returning it as an any does not allocate either.
+func (d *Decoder) strValue(n int) (any, error) {
+	b, in, err := d.strBytes(n)
+	if in != nil {
+		return in, nil
+	}
+	return string(b), err
+}
+
+// strBytes consumes a string of n bytes: its bytes, and the boxed string when it is
+// one of the interned ones.
+func (d *Decoder) strBytes(n int) ([]byte, any, error) {
 	if n == 0 {
-		return "", nil
+		return nil, nil, nil
 	}
 	if err := d.checkLen(uint64(n)); err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	b := d.b[d.off : d.off+n]
 	d.off += n
 	if n <= maxInterned {
-		if s, ok := interned[string(b)]; ok { // no allocation for the lookup
-			return s, nil
-		}
+		return b, interned[string(b)], nil // no allocation for the lookup
 	}
-	return string(b), nil
+	return b, nil, nil
 }
 
 // Frequent RTMP command names, property names and status codes are returned from this
-// table instead of being allocated again for every message.
+// table, boxed, instead of being allocated again for every message.
 const maxInterned = 40
 
-var interned = func() map[string]string {
-	m := map[string]string{}
+var interned = func() map[string]any {
+	m := map[string]any{}
 	for _, s := range strings.Fields(`connect _result _error onStatus onBWDone close call
 		createStream deleteStream closeStream releaseStream FCPublish FCUnpublish onFCPublish
 		onFCUnpublish publish play play2 pause seek receiveAudio receiveVideo getStreamLength
@@ -342,7 +360,7 @@ func (d *Decoder) amf0() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.str(int(n))
+		return d.strValue(int(n))
 	case m0LongString, m0XMLDocument:
 		n, err := d.u32()
 		if err != nil {
