@@ -71,7 +71,7 @@ func Repair(path string) (RepairReport, error) {
 		return rep, fmt.Errorf("%w: %s is not a regular file", ErrHeader, path)
 	}
 	size := fi.Size()
-	fresh := []byte{'F', 'L', 'V', 1, 0x05, 0, 0, 0, HeaderSize, 0, 0, 0, 0}
+	fresh := AppendHeader(nil, Header{HasAudio: true, HasVideo: true})
 	if size < int64(len(fresh)) {
 		b := make([]byte, size)
 		if _, err := f.ReadAt(b, 0); err != nil {
