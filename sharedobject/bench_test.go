@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
 )
@@ -44,6 +45,45 @@ func BenchmarkSetAttribute1000Subs(b *testing.B) {
 		if err := o.SetAttribute(writer, "msg", float64(i)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// nopRunSub is a nopSub that takes runs, counting them.
+type nopRunSub struct {
+	nopSub
+	runs *atomic.Int64
+}
+
+func (s *nopRunSub) DeliverRun(r *Run) error { s.runs.Add(1); return nil }
+
+// BenchmarkSweep1000Subs: the merged fan-out (Options.MergeWindow): 10 writes held
+// within a window, then the sweep that hands them to 1000 subscribers taking runs (one
+// DeliverRun each, the Run made once).
+func BenchmarkSweep1000Subs(b *testing.B) {
+	c := NewContainer("/bench", nil, Options{Logger: quiet, MergeWindow: time.Hour})
+	defer c.Close()
+	o, _ := c.Get("chat", false, true)
+	o.Acquire()
+	var runs atomic.Int64
+	for i := range 1000 {
+		o.Subscribe(&nopRunSub{nopSub{id: fmt.Sprint("s", i)}, &runs})
+	}
+	o.endHold() // the joins held after the first
+	runs.Store(0)
+	b.ReportAllocs()
+	i, n := 0, 0
+	for b.Loop() {
+		n++
+		for range 10 {
+			i++
+			if err := o.SetAttribute("", "msg", float64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		o.endHold()
+	}
+	if got := runs.Load(); got != int64(n)*1000 {
+		b.Fatalf("%d runs for %d sweeps of 1000 subscribers", got, n)
 	}
 }
 
