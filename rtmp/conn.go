@@ -335,9 +335,12 @@ func (c *Conn) lingeringClose() {
 	io.Copy(io.Discard, io.LimitReader(c.br, 1<<20))
 }
 
+// isEOF reports an error that means the client went away: the read side's
+// EOF or reset, or the writer's reset or broken pipe (the writer's error
+// becomes the reason when it closes the connection first).
 func isEOF(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset by peer")
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func isTimeout(err error) bool {
