@@ -573,3 +573,22 @@ func TestInternedStringsDoNotAllocate(t *testing.T) {
 		t.Fatalf("decoded %v with %v allocations, want connect with 0", got, allocs)
 	}
 }
+
+// Small integral numbers come boxed from a table; others, -0 included, as read.
+func TestSmallNumbers(t *testing.T) {
+	for wire, want := range map[string]float64{
+		"00 3ff0000000000000": 1, "00 406fe00000000000": 255, "00 4070000000000000": 256,
+		"00 8000000000000000": math.Copysign(0, -1), "00 3ff8000000000000": 1.5, "00 bff0000000000000": -1,
+	} {
+		v, err := NewDecoder(hx(wire), Limits{}).ReadAMF0()
+		f, ok := v.(float64)
+		if err != nil || !ok || f != want || math.Signbit(f) != math.Signbit(want) {
+			t.Errorf("%s: %v %v, want %v", wire, v, err, want)
+		}
+	}
+	one := hx("00 3ff0000000000000")
+	allocs := testing.AllocsPerRun(100, func() { NewDecoder(one, Limits{}).ReadAMF0() })
+	if allocs != 0 {
+		t.Errorf("decoding 1.0: %v allocations, want 0", allocs)
+	}
+}

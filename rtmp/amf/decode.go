@@ -222,6 +222,24 @@ func (d *Decoder) f64() (float64, error) {
 	return v, nil
 }
 
+// number reads a float64 value. The integers 0..255 (transaction ids, codec ids,
+// capabilities) come boxed from a table, so that returning them as an any does not
+// allocate.
+func (d *Decoder) number() (any, error) {
+	f, err := d.f64()
+	if i := int(f); i >= 0 && i < len(smallNumbers) && float64(i) == f && !math.Signbit(f) {
+		return smallNumbers[i], err
+	}
+	return f, err
+}
+
+var smallNumbers = func() (t [256]any) {
+	for i := range t {
+		t[i] = float64(i)
+	}
+	return t
+}()
+
 // checkLen validates a byte length from the wire before anything is allocated.
 func (d *Decoder) checkLen(n uint64) error {
 	if n > uint64(d.lim.MaxStringLen) {
@@ -351,7 +369,7 @@ func (d *Decoder) amf0() (any, error) {
 	}
 	switch m {
 	case m0Number:
-		return d.f64()
+		return d.number()
 	case m0Boolean:
 		b, err := d.u8()
 		return b != 0, err
@@ -599,7 +617,7 @@ func (d *Decoder) amf3(c *ctx3) (any, error) {
 		}
 		return int32(u<<3) >> 3, nil // sign-extend 29 bits
 	case m3Double:
-		return d.f64()
+		return d.number()
 	case m3String:
 		return d.str3(c)
 	case m3XMLDoc, m3XML, m3ByteArray:
