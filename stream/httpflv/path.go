@@ -17,8 +17,6 @@ var (
 	ErrOrigin = errors.New("httpflv: origin not allowed")
 	// ErrShuttingDown: the handler is shutting down (HTTP 503).
 	ErrShuttingDown = errors.New("httpflv: shutting down")
-	// ErrStreamEnded: the publisher stopped; the response ended.
-	ErrStreamEnded = errors.New("httpflv: stream ended")
 	// ErrClientGone: the client closed its connection.
 	ErrClientGone = errors.New("httpflv: client went away")
 )

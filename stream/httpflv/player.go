@@ -572,11 +572,11 @@ func (p *player) finish(err error, readerDone <-chan struct{}) {
 }
 
 // CloseCode returns the WebSocket close code and reason a WebSocket-FLV
-// reader gets when it ends for err: 1000 when the stream ended, 1001 at
+// reader gets when it ends for err: 1000 when the stream ended (err nil), 1001 at
 // shutdown, 4408 for a reader too slow to keep up, 4000 otherwise.
 func CloseCode(err error) (int, string) {
 	switch {
-	case err == nil, errors.Is(err, ErrStreamEnded):
+	case err == nil:
 		return websocket.CloseNormalClosure, "stream ended"
 	case errors.Is(err, scope.ErrShutdown):
 		return websocket.CloseGoingAway, "server shutting down"
