@@ -375,20 +375,12 @@ func (p *player) run() error {
 			}
 			return err
 		}
-		switch {
-		case more:
-			p.signal() // come back at once for the rest
-		case p.media && merge > 0:
+		// A full round leaves the rest queued, and Pop has signalled notify
+		// for it: come back at once rather than hold.
+		if p.media && merge > 0 && !more {
 			mt.Reset(merge)
 			holding = true
 		}
-	}
-}
-
-func (p *player) signal() {
-	select {
-	case p.notify <- struct{}{}:
-	default:
 	}
 }
 
