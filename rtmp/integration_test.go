@@ -50,15 +50,7 @@ func TestRealClientsPublishAndPlay(t *testing.T) {
 
 	p := ffprobe(t, ffOut)
 	t.Logf("ffmpeg player: %+v", p)
-	if !hasCodecs(p, "h264", "aac") || p.Width != 320 || p.Height != 240 {
-		t.Errorf("ffmpeg player file: codecs %v size %dx%d, want h264+aac 320x240", p.Codecs, p.Width, p.Height)
-	}
-	if p.VideoFrames < 4*25-10 || p.VideoFrames > 4*25+30 { // 4 s at 25 fps, plus the GOP it starts with
-		t.Errorf("ffmpeg player decoded %d video frames in 4 s at 25 fps", p.VideoFrames)
-	}
-	if p.AudioFrames < 4*43-20 {
-		t.Errorf("ffmpeg player decoded %d audio frames in 4 s (~43/s)", p.AudioFrames)
-	}
+	checkProbe(t, p, 4)
 
 	d := ffprobe(t, dumpOut)
 	t.Logf("rtmpdump player: %+v", d)
