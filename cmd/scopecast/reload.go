@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -25,7 +24,7 @@ type reloader struct {
 	apps  []string                         // registered applications
 
 	mu  sync.Mutex
-	cur *config.Config
+	cur *config.Config // what runs: the start-up values with the reloaded keys applied
 }
 
 // reload re-reads the file and the environment (the flags still apply over
@@ -36,39 +35,38 @@ func (r *reloader) reload() error {
 	o := r.opts
 	o.env = os.Environ()
 	cfg, err := o.load()
-	if err == nil && r.cert != nil && cfg.RTMPS.Listen == r.cur.RTMPS.Listen {
+	// The running RTMPS listener takes the certificate the file names, even
+	// while a change of rtmps.listen waits for a restart.
+	certLoaded := false
+	if err == nil && r.cert != nil && cfg.RTMPS.Listen != "" {
 		var cert *tls.Certificate
 		if cert, err = loadCert(cfg); err == nil {
 			r.cert.Store(cert) // renewed certificates apply to the next handshakes
+			certLoaded = true
 		}
 	}
 	if err != nil {
 		r.log.Error("reload failed: the configuration in force is kept", "file", o.file, "err", err)
 		return err
 	}
-	var applied, restart []string
-	for _, k := range config.Diff(r.cur, cfg) {
-		switch {
-		case k == "auth.hooks.queue":
-			restart = append(restart, k)
-		case strings.HasPrefix(k, "auth.") || k == "log.level":
-			applied = append(applied, k)
-		case k == "rtmps.cert" || k == "rtmps.key":
-			if r.cert != nil {
-				applied = append(applied, k)
-			} else {
-				restart = append(restart, k)
-			}
-		default:
-			restart = append(restart, k)
-		}
+	// What runs from now on: the keys applied here take the new values, all
+	// others keep the running ones, so that a key needing a restart is
+	// reported again by every reload until the restart.
+	next := r.cur.Clone()
+	next.Auth = cfg.Auth.Clone()
+	next.Auth.Hooks.Queue = r.cur.Auth.Hooks.Queue // the queue is sized at start
+	next.Log.Level = cfg.Log.Level
+	if certLoaded {
+		next.RTMPS.Cert, next.RTMPS.Key = cfg.RTMPS.Cert, cfg.RTMPS.Key
 	}
+	applied := config.Diff(r.cur, next)
+	restart := config.Diff(next, cfg)
 	r.authz.SetPolicy(authPolicy(cfg.Auth))
 	setLevel(r.level, cfg.Log.Level)
 	for _, app := range unknownApps(cfg.Auth, r.apps) {
 		r.log.Warn("auth rules for an application that does not exist", "app", app)
 	}
 	r.log.Info("configuration reloaded", "file", o.file, "changed", applied, "needs_restart", restart)
-	r.cur = cfg
+	r.cur = next
 	return nil
 }

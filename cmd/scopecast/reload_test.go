@@ -1,14 +1,100 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/auth"
 	"github.com/scopecast/scopecast/internal/testutil"
 )
+
+// A key that needs a restart (rtmps.listen) stays pending on every later
+// reload until the restart: the configuration the reloader holds as current
+// keeps the running value of such a key and takes the new value of the keys
+// it applied (log.level, the certificate).
+func TestReloadKeepsPendingRestartKeys(t *testing.T) {
+	cert, key := testutil.SelfSignedCert(t)
+	text := func(listen, level string) string {
+		return fmt.Sprintf("rtmps:\n  listen: %s\n  cert: %s\n  key: %s\nlog:\n  level: %s\n", listen, cert, key, level)
+	}
+	file := writeConfig(t, text("127.0.0.1:19350", "info"))
+	opts, err := parseArgs([]string{"-config", file}, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := opts.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logBuf, nil))
+	authz := auth.New(authPolicy(cfg.Auth), auth.Options{Logger: log})
+	defer authz.Close(context.Background())
+	c, err := loadCert(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running atomic.Pointer[tls.Certificate]
+	running.Store(c)
+	r := &reloader{opts: opts, log: log, level: new(slog.LevelVar), authz: authz, cert: &running, cur: cfg}
+
+	// step writes the file, reloads and checks what the reload logged and
+	// what the reloader now holds as current.
+	step := func(what, fileText string, changed, restart []string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(fileText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logBuf.Reset()
+		before := running.Load()
+		if err := r.reload(); err != nil {
+			t.Fatalf("%s: reload: %v", what, err)
+		}
+		var rec struct {
+			Msg          string
+			Changed      []string `json:"changed"`
+			NeedsRestart []string `json:"needs_restart"`
+		}
+		found := false
+		for sc := bufio.NewScanner(&logBuf); sc.Scan(); {
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "configuration reloaded" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("%s: no \"configuration reloaded\" line in %q", what, logBuf.String())
+		}
+		if !slices.Equal(rec.Changed, changed) || !slices.Equal(rec.NeedsRestart, restart) {
+			t.Errorf("%s: changed %q, needs_restart %q; want %q, %q", what, rec.Changed, rec.NeedsRestart, changed, restart)
+		}
+		if running.Load() == before {
+			t.Errorf("%s: the certificate of the running RTMPS listener was not reloaded", what)
+		}
+	}
+	step("first reload", text("127.0.0.1:19351", "debug"), []string{"log.level"}, []string{"rtmps.listen"})
+	step("second reload, same file", text("127.0.0.1:19351", "debug"), nil, []string{"rtmps.listen"})
+	if got := r.cur.RTMPS.Listen; got != "127.0.0.1:19350" {
+		t.Errorf("current rtmps.listen %q, want the running 127.0.0.1:19350", got)
+	}
+	if got := r.cur.Log.Level; got != "debug" {
+		t.Errorf("current log.level %q, want the applied debug", got)
+	}
+	step("file back to the running address", text("127.0.0.1:19350", "debug"), nil, nil)
+}
 
 // SIGHUP to the real binary while ffmpeg publishes: the stream is not
 // dropped (a player still gets it, the publisher keeps going), the new rules
