@@ -185,12 +185,17 @@ func (st *state) findDigest(p, key []byte) (Scheme, int) {
 	return None, 0
 }
 
-// sign fills the last 32 bytes of an S2/C2 packet p with HMAC-SHA256 over its
-// first 1504 bytes, keyed by HMAC-SHA256(longKey, peerDigest). longKey is
-// given already reduced to at most one block.
-func (st *state) sign(p, longKey, peerDigest []byte) {
+// signature computes into st.dig the signature of an S2/C2 packet p:
+// HMAC-SHA256 over its first 1504 bytes, keyed by HMAC-SHA256(longKey,
+// peerDigest). longKey is given already reduced to at most one block.
+func (st *state) signature(p, longKey, peerDigest []byte) {
 	hmacSHA256(&st.key, st.scratch[:], longKey, peerDigest, nil)
 	hmacSHA256(&st.dig, st.scratch[:], st.key[:], p[:sigStart], nil)
+}
+
+// sign fills the last 32 bytes of p with its signature.
+func (st *state) sign(p, longKey, peerDigest []byte) {
+	st.signature(p, longKey, peerDigest)
 	copy(p[sigStart:], st.dig[:])
 }
 
@@ -339,8 +344,7 @@ func Client(r io.Reader, w io.Writer, digest bool) error {
 		if scheme == None {
 			return fmt.Errorf("%w: S1 carries no valid server digest", ErrDigest)
 		}
-		hmacSHA256(&st.key, st.scratch[:], fmsKeyHashed[:], c1[cpos:cpos+digestLen], nil)
-		hmacSHA256(&st.dig, st.scratch[:], st.key[:], s2[:sigStart], nil)
+		st.signature(s2, fmsKeyHashed[:], c1[cpos:cpos+digestLen])
 		if subtle.ConstantTimeCompare(st.dig[:], s2[sigStart:]) != 1 {
 			return fmt.Errorf("%w: S2 signature does not match C1 digest", ErrDigest)
 		}
