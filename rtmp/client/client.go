@@ -193,18 +193,7 @@ func (c *Conn) connect(ctx context.Context, url, app string, opts Options) error
 		"videoFunction", 1.0,
 		"objectEncoding", opts.ObjectEncoding,
 	)
-	tx := c.tx()
-	if err := c.Command(0, "connect", tx, obj, opts.ConnectArgs...); err != nil {
-		return err
-	}
-	var result message.Command
-	err = c.await(ctx, func(m *chunk.Message, cmd *message.Command) bool {
-		if isReply(cmd, tx) {
-			result = *cmd
-			return true
-		}
-		return false
-	})
+	result, err := c.invoke(ctx, 0, "connect", obj, opts.ConnectArgs...)
 	if err != nil {
 		return err
 	}
@@ -345,18 +334,7 @@ func (c *Conn) Call(ctx context.Context, method string, args ...any) (any, error
 }
 
 func (c *Conn) call(ctx context.Context, msid uint32, method string, obj any, args ...any) (any, error) {
-	tx := c.tx()
-	if err := c.Command(msid, method, tx, obj, args...); err != nil {
-		return nil, err
-	}
-	var reply message.Command
-	err := c.await(ctx, func(m *chunk.Message, cmd *message.Command) bool {
-		if isReply(cmd, tx) {
-			reply = *cmd
-			return true
-		}
-		return false
-	})
+	reply, err := c.invoke(ctx, msid, method, obj, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -370,8 +348,22 @@ func (c *Conn) call(ctx context.Context, msid uint32, method string, obj any, ar
 	return v, nil
 }
 
-func isReply(cmd *message.Command, tx float64) bool {
-	return (cmd.Name == "_result" || cmd.Name == "_error") && cmd.TxID == tx
+// invoke sends method with a fresh transaction id and returns the reply to
+// it, _result or _error.
+func (c *Conn) invoke(ctx context.Context, msid uint32, method string, obj any, args ...any) (message.Command, error) {
+	tx := c.tx()
+	if err := c.Command(msid, method, tx, obj, args...); err != nil {
+		return message.Command{}, err
+	}
+	var reply message.Command
+	err := c.await(ctx, func(m *chunk.Message, cmd *message.Command) bool {
+		if (cmd.Name == "_result" || cmd.Name == "_error") && cmd.TxID == tx {
+			reply = *cmd
+			return true
+		}
+		return false
+	})
+	return reply, err
 }
 
 // Command sends the AMF0 command name with transaction id tx, command object
