@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/scopecast/scopecast/rtmp/internal/connwait"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/scopecast/scopecast/rtmp/internal/connwait"
 )
 
 // RTMPT: RTMP tunnelled over HTTP (rtmpt:// URLs). Dial opens a session with
@@ -195,7 +196,10 @@ func readReply(br *bufio.Reader, max int, dst []byte) (status int, body []byte, 
 	}
 }
 
-// growTo makes room for at least n more bytes after len(b).
+// growTo makes room for at least n more bytes after len(b). Not
+// slices.Grow, which rounds the capacity up to a size class: readReply
+// reads into the whole capacity, and its bound on the body (at most one
+// byte over the limit, FuzzRTMPTReply) needs no more than it asked for.
 func growTo(b []byte, n int) []byte {
 	if cap(b)-len(b) >= n {
 		return b
@@ -210,12 +214,9 @@ func growTo(b []byte, n int) []byte {
 // valid until the next do. Deadlines are the caller's.
 func (c *rtmptConn) do(path string, body []byte) (int, []byte, error) {
 	c.mu.Lock()
-	tc := c.tc
+	tc, dl := c.tc, c.closeBy
 	c.mu.Unlock()
 	if tc == nil {
-		c.mu.Lock()
-		dl := c.closeBy
-		c.mu.Unlock()
 		if dl.IsZero() {
 			dl = time.Now().Add(c.timeout)
 		}
