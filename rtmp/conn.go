@@ -626,7 +626,7 @@ func (c *Conn) onCreateStream(cmd *message.Command) {
 func (c *Conn) onPublish(msid uint32, cmd *message.Command) {
 	ns := c.streams[msid]
 	raw, _ := cmd.StringArg(0)
-	name, _ := scope.SplitName(raw)
+	name, query := scope.SplitName(raw)
 	if ns == nil {
 		c.sendStatus(msid, statusObject("error", codeFailed, "publish on a stream that was not created"))
 		return
@@ -641,7 +641,7 @@ func (c *Conn) onPublish(msid uint32, cmd *message.Command) {
 	}
 	// Encoders such as OBS and ffmpeg always publish "live"; the stream key
 	// may ask for a recording instead: name?mode=record or name?mode=append.
-	if _, query := scope.SplitName(raw); mode == "live" && query != "" {
+	if mode == "live" && query != "" {
 		if q, err := neturl.ParseQuery(query); err == nil {
 			if m := q.Get("mode"); m == "record" || m == "append" {
 				mode = m
