@@ -161,42 +161,58 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	flvh := &httpflv.Handler{Scopes: scopes, Logger: log, MergeWindow: cfg.RTMP.MergeWindow,
 		AllowedOrigins: allowedOrigins(cfg.HTTP.FLVAllowedOrigins)}
 
-	var ls listeners
-	rl, err := net.Listen("tcp", cfg.RTMP.Listen)
-	if err != nil {
-		return fmt.Errorf("rtmp listener: %w", err)
+	// Every listener opens before any serves: when one cannot (its address
+	// taken), those already open close and run returns with nothing left
+	// running.
+	var opened []net.Listener
+	listen := func(name, addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, o := range opened {
+				o.Close()
+			}
+			return nil, fmt.Errorf("%s listener: %w", name, err) // net's error names the address
+		}
+		opened = append(opened, l)
+		return l, nil
 	}
+	rl, err := listen("rtmp", cfg.RTMP.Listen)
+	if err != nil {
+		return err
+	}
+	tl, err := listen("rtmps", cfg.RTMPS.Listen)
+	if err != nil {
+		return err
+	}
+	hl, err := listen("http", cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
+	al, err := listen("admin", cfg.Admin.Listen)
+	if err != nil {
+		return err
+	}
+
+	var ls listeners
 	ls.RTMP = rl.Addr()
 	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(rl) }()
-	if cfg.RTMPS.Listen != "" {
-		tl, err := net.Listen("tcp", cfg.RTMPS.Listen)
-		if err != nil {
-			rl.Close()
-			return fmt.Errorf("rtmps listener: %w", err)
-		}
+	if tl != nil {
 		ls.RTMPS = tl.Addr()
 		tcfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.Load(), nil }}
 		go func() { errc <- srv.ServeTLS(tl, tcfg) }()
 	}
 	var servers []*http.Server
-	if cfg.HTTP.Listen != "" {
-		hl, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			rl.Close()
-			return fmt.Errorf("http listener: %w", err)
-		}
+	if hl != nil {
 		ls.HTTP = hl.Addr()
 		hs := &http.Server{Handler: publicHandler(rtmpt, ws, flvh), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		servers = append(servers, hs)
 		go func() { errc <- hs.Serve(hl) }()
 	}
-	if cfg.Admin.Listen != "" {
-		al, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			rl.Close()
-			return fmt.Errorf("admin listener: %w", err)
-		}
+	if al != nil {
 		ls.Admin = al.Addr()
 		ah := adminHandler(srv, rtmpt, scopes, authz, ws, flvh)
 		defer ah.Close() // stops its sampler

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/client"
 )
 
@@ -164,5 +167,44 @@ func TestFlagErrors(t *testing.T) {
 		if err == nil {
 			t.Errorf("run %v: no error", args)
 		}
+	}
+}
+
+// A listener that cannot open (its address taken) stops the start: run names
+// the address, and the listeners opened before it are closed (their ports
+// can be listened on again) and no goroutine of run's is left serving them.
+func TestRunListenFailureClosesEarlierListeners(t *testing.T) {
+	cert, key := testutil.SelfSignedCert(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	// freeAddr is a loopback address nothing listens on now.
+	freeAddr := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	rtmpAddr, rtmpsAddr, httpAddr := freeAddr(), freeAddr(), freeAddr()
+	err = run(context.Background(), []string{"-rtmp", rtmpAddr, "-rtmps", rtmpsAddr, "-rtmps-cert", cert, "-rtmps-key", key,
+		"-http", httpAddr, "-admin", taken.Addr().String(), "-data", t.TempDir(), "-log-level", "error"}, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "admin listener") || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("run with the admin address taken: %v; want an admin listener error naming %s", err, taken.Addr())
+	}
+	for _, addr := range []string{rtmpAddr, rtmpsAddr, httpAddr} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s is still taken after run returned: %v", addr, err)
+			continue
+		}
+		l.Close()
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "cmd/scopecast.run.func") {
+		t.Errorf("goroutines of run are left after it returned:\n%s", stacks)
 	}
 }
