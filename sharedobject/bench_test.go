@@ -48,13 +48,15 @@ func BenchmarkSetAttribute1000Subs(b *testing.B) {
 	}
 }
 
-// nopRunSub is a nopSub that takes runs, counting them.
+// nopRunSub is a nopSub that takes runs, counting them (and its calls).
 type nopRunSub struct {
 	nopSub
-	runs *atomic.Int64
+	runs, calls *atomic.Int64
 }
 
-func (s *nopRunSub) DeliverRun(r *Run) error { s.runs.Add(1); return nil }
+func (s *nopRunSub) DeliverRun(r *Run) error { s.runs.Add(1); s.calls.Add(1); return nil }
+
+func (s *nopRunSub) Deliver(d *Delivery) error { s.calls.Add(1); return s.nopSub.Deliver(d) }
 
 // BenchmarkSweep1000Subs: the merged fan-out (Options.MergeWindow): 10 writes held
 // within a window, then the sweep that hands them to 1000 subscribers taking runs (one
@@ -64,9 +66,9 @@ func BenchmarkSweep1000Subs(b *testing.B) {
 	defer c.Close()
 	o, _ := c.Get("chat", false, true)
 	o.Acquire()
-	var runs atomic.Int64
+	var runs, calls atomic.Int64
 	for i := range 1000 {
-		o.Subscribe(&nopRunSub{nopSub{id: fmt.Sprint("s", i)}, &runs})
+		o.Subscribe(&nopRunSub{nopSub{id: fmt.Sprint("s", i)}, &runs, &calls})
 	}
 	o.endHold() // the joins held after the first
 	runs.Store(0)
@@ -83,6 +85,46 @@ func BenchmarkSweep1000Subs(b *testing.B) {
 		o.endHold()
 	}
 	if got := runs.Load(); got != int64(n)*1000 {
+		b.Fatalf("%d runs for %d sweeps of 1000 subscribers", got, n)
+	}
+}
+
+// BenchmarkSweep1000SubsJoin: BenchmarkSweep1000Subs with a subscriber joining in the
+// middle of each window (and leaving in the next): the others still get one Run.
+func BenchmarkSweep1000SubsJoin(b *testing.B) {
+	c := NewContainer("/bench", nil, Options{Logger: quiet, MergeWindow: time.Hour})
+	defer c.Close()
+	o, _ := c.Get("chat", false, true)
+	o.Acquire()
+	var runs, calls atomic.Int64
+	for i := range 1000 {
+		o.Subscribe(&nopRunSub{nopSub{id: fmt.Sprint("s", i)}, &runs, &calls})
+	}
+	o.endHold()
+	runs.Store(0)
+	calls.Store(0)
+	b.ReportAllocs()
+	i, n := 0, 0
+	var joiner *nopRunSub
+	for b.Loop() {
+		n++
+		for j := range 10 {
+			if j == 5 {
+				if joiner != nil {
+					o.Unsubscribe(joiner)
+				}
+				joiner = &nopRunSub{nopSub{id: fmt.Sprint("j", n)}, &runs, &calls}
+				o.Subscribe(joiner)
+			}
+			i++
+			if err := o.SetAttribute("", "msg", float64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		o.endHold()
+	}
+	b.ReportMetric(float64(calls.Load())/float64(n), "calls/op")
+	if got := runs.Load(); got < int64(n)*1000 {
 		b.Fatalf("%d runs for %d sweeps of 1000 subscribers", got, n)
 	}
 }

@@ -646,7 +646,10 @@ func (sw *sweep) notify() {
 	}
 }
 
-// visit hands m the batches from its cursor to the sweep's end.
+// visit hands m the batches from its cursor to the sweep's end. A member that takes
+// runs gets the writes among them as one Run (shared by the members with the same
+// cursor; the joins of others are not for it), except on its first visit, which
+// begins with its own join.
 func (sw *sweep) visit(m *member) {
 	if m.dead.Load() || m.next >= sw.end {
 		return
@@ -655,18 +658,17 @@ func (sw *sweep) visit(m *member) {
 	items := sw.log[from-sw.base:]
 	m.next = sw.end
 	var err error
-	switch {
-	case len(items) > 1 && m.run != nil && !hasOnly(items):
+	if m.run != nil && items[0].only != m { // items[0] is m's join on its first visit only
 		if sw.run == nil || sw.from != from {
-			sw.run, sw.from = &Run{ds: make([]*Delivery, len(items))}, from
-			for i, it := range items {
-				sw.run.ds[i] = it.d
-			}
+			sw.run, sw.from = writes(items), from
 		}
-		if sw.run.For(m.id) {
+		switch ds := sw.run.ds; {
+		case len(ds) > 1 && sw.run.For(m.id):
 			err = m.run.DeliverRun(sw.run)
+		case len(ds) == 1 && ds[0].For(m.id):
+			err = m.sub.Deliver(ds[0])
 		}
-	default:
+	} else {
 		for _, it := range items {
 			if (it.only == nil || it.only == m) && it.d.For(m.id) {
 				if err = m.sub.Deliver(it.d); err != nil {
@@ -681,14 +683,15 @@ func (sw *sweep) visit(m *member) {
 	}
 }
 
-// hasOnly reports whether some batch is for one member only (a join).
-func hasOnly(items []*item) bool {
+// writes returns the run of the batches of items that are writes (not joins).
+func writes(items []*item) *Run {
+	r := &Run{ds: make([]*Delivery, 0, len(items))}
 	for _, it := range items {
-		if it.only != nil {
-			return true
+		if it.only == nil {
+			r.ds = append(r.ds, it.d)
 		}
 	}
-	return false
+	return r
 }
 
 // endHold ends a merge window: the batches it held go out.

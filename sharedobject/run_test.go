@@ -275,3 +275,34 @@ func TestRunFramed(t *testing.T) {
 		t.Fatal("the writer's frame is not its own view of the run")
 	}
 }
+
+// TestRunAcrossJoin: a join in the middle of a window does not break the run of the
+// others (the join is not for them): A gets k1 and k2 as one Run; C, joining between
+// them, gets its join, with k1 in it, then k2.
+func TestRunAcrossJoin(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	a := &runSub{recSub: newSub(t, "A")}
+	c.Apply(a, use("chat", false))
+	o := c.Lookup("chat")
+	quietSpell(o)
+	o.SetAttribute("", "k0", 0.0) // at once; the next window holds
+	a.reset()
+	o.SetAttribute("", "k1", 1.0)
+	cs := &runSub{recSub: newSub(t, "C")}
+	c.Apply(cs, use("chat", false))
+	o.SetAttribute("", "k2", 2.0)
+	o.endHold()
+	if a.runCount() != 1 || len(a.runs[0].Deliveries()) != 2 {
+		t.Fatalf("A got %d runs, want one of k1 and k2", a.runCount())
+	}
+	if got := a.types(); !slices.Equal(got, []EventType{EventChange, EventChange}) {
+		t.Fatalf("A saw %v", got)
+	}
+	var keys []string
+	for _, e := range cs.events() {
+		keys = append(keys, fmt.Sprint(e.Type, ":", e.Key))
+	}
+	if want := []string{"use success:", "clear:", "change:k0", "change:k1", "change:k2"}; !slices.Equal(keys, want) {
+		t.Fatalf("C saw %q, want %q", keys, want)
+	}
+}
