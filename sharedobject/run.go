@@ -1,9 +1,10 @@
 package sharedobject
 
-// A Run is consecutive batches of one shared object that go to its
-// subscribers together (see [Options.MergeWindow]): the same batches, in
-// order, for every subscriber of the run, each of which sees them as
-// [Delivery] describes. A Run is immutable and shared by all its recipients.
+// A Run is consecutive batches of one shared object's writes that go to its
+// subscribers together (see [Options.MergeWindow]; another subscriber's join
+// in between is not part of it): the same batches, in order, for every
+// subscriber of the run, each of which sees them as [Delivery] describes. A
+// Run is immutable and shared by all its recipients.
 type Run struct {
 	ds   []*Delivery
 	wire wireMemo // encodings shared by the recipients with no events of their own
