@@ -249,10 +249,7 @@ func (s *rtmptSession) addInput(b []byte, limit int, stop <-chan struct{}) bool 
 		default:
 		}
 	}
-	if s.inOff > 0 && s.inOff == len(s.in) {
-		s.in, s.inOff = s.in[:0], 0
-	}
-	s.in = append(s.in, b...)
+	s.in = append(s.in, b...) // Read rewinds in once it has taken all of it
 	s.dl.Readable.Wake()
 	return true
 }
