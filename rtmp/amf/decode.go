@@ -384,9 +384,6 @@ func (d *Decoder) amf0() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.checkLen(uint64(n)); err != nil {
-			return nil, err
-		}
 		s, err := d.str(int(n))
 		if m == m0XMLDocument {
 			return XMLDocument(s), err
