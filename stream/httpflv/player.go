@@ -69,6 +69,7 @@ type player struct {
 	st         *stream.Stream
 	sub        *stream.Subscriber
 	timeout    time.Duration
+	deadline   time.Time // the write deadline last set by a write (zero: none)
 	started    bool
 	sawKey     bool // a video keyframe was written (or held)
 	pending    []*stream.Packet
@@ -234,7 +235,7 @@ func (p *player) writeResponseHead(origin string) error {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	b = append(b, "Connection: close\r\n\r\n"...)
-	p.nc.SetWriteDeadline(time.Now().Add(p.timeout))
+	p.nc.SetWriteDeadline(p.nextDeadline())
 	_, err := p.nc.Write(b)
 	return err
 }
@@ -498,7 +499,9 @@ func (p *player) flush() error {
 	if p.mode == modeWriter {
 		return p.writeThrough(p.segs[1:])
 	}
-	p.nc.SetWriteDeadline(time.Now().Add(p.timeout))
+	if dl := p.nextDeadline(); !dl.IsZero() {
+		p.nc.SetWriteDeadline(dl)
+	}
 	if p.closing() { // Close may have cut the deadline just before
 		return p.reason
 	}
@@ -506,6 +509,19 @@ func (p *player) flush() error {
 	n, err := p.wv.WriteTo(p.nc) // writev
 	p.bytesOut.Add(uint64(n))
 	return err
+}
+
+// nextDeadline returns the write deadline a write should set, or zero to
+// keep the one set before. Moving the deadline costs a timer update, so, as
+// the RTMP and WebSocket bridge writers do, one at most min(1 s, timeout/8)
+// older than asked for is kept: a write has at least 7/8 of WriteTimeout.
+func (p *player) nextDeadline() time.Time {
+	dl := time.Now().Add(p.timeout)
+	if dl.Sub(p.deadline) <= min(time.Second, p.timeout/8) {
+		return time.Time{}
+	}
+	p.deadline = dl
+	return dl
 }
 
 func (p *player) resetSegs() {
@@ -518,7 +534,9 @@ func (p *player) resetSegs() {
 // writeThrough writes segments through the ResponseWriter (which copies
 // them into its own buffer) and flushes.
 func (p *player) writeThrough(segs [][]byte) error {
-	p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+	if dl := p.nextDeadline(); !dl.IsZero() {
+		p.rc.SetWriteDeadline(dl)
+	}
 	var total int
 	defer func() { p.bytesOut.Add(uint64(total)) }()
 	for _, b := range segs {
