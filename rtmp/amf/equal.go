@@ -2,6 +2,7 @@ package amf
 
 import (
 	"bytes"
+	"slices"
 	"time"
 )
 
@@ -145,10 +146,10 @@ func (s *eqState) eq(a, b any) bool {
 		return true
 	case *VectorInt:
 		y, ok := b.(*VectorInt)
-		return ok && x.Fixed == y.Fixed && equalSlice(x.Items, y.Items)
+		return ok && x.Fixed == y.Fixed && slices.Equal(x.Items, y.Items)
 	case *VectorUint:
 		y, ok := b.(*VectorUint)
-		return ok && x.Fixed == y.Fixed && equalSlice(x.Items, y.Items)
+		return ok && x.Fixed == y.Fixed && slices.Equal(x.Items, y.Items)
 	case *VectorDouble:
 		y, ok := b.(*VectorDouble)
 		if !ok || x.Fixed != y.Fixed || len(x.Items) != len(y.Items) {
@@ -218,18 +219,6 @@ func (s *eqState) props(x, y []Property) bool {
 	}
 	for i := range x {
 		if x[i].Key != y[i].Key || !s.eq(x[i].Value, y[i].Value) {
-			return false
-		}
-	}
-	return true
-}
-
-func equalSlice[T comparable](x, y []T) bool {
-	if len(x) != len(y) {
-		return false
-	}
-	for i := range x {
-		if x[i] != y[i] {
 			return false
 		}
 	}
