@@ -61,7 +61,9 @@ type Handler struct {
 	// It decides both the CORS headers of GET/HEAD/OPTIONS and whether a
 	// WebSocket upgrade is accepted (403 otherwise).
 	AllowedOrigins []string
-	// WriteTimeout bounds one write to a reader (default 15 s).
+	// WriteTimeout bounds one write to a reader (default 15 s). The deadline
+	// is moved at most once per min(1 s, WriteTimeout/8), so a write may be
+	// cut that much sooner.
 	WriteTimeout time.Duration
 	// MergeWindow is how long media may wait after a write so that one write
 	// carries several frames (default 50 ms; negative: write at once).
