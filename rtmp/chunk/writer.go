@@ -27,14 +27,8 @@ func basicHeader(b *[3]byte, f byte, csid uint32) int {
 }
 
 func basicHeaderLen(csid uint32) int {
-	switch {
-	case csid < 64:
-		return 1
-	case csid < 64+256:
-		return 2
-	default:
-		return 3
-	}
+	var b [3]byte
+	return basicHeader(&b, 0, csid)
 }
 
 // checkMessage reports why m cannot be encoded, or nil.
