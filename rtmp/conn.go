@@ -77,8 +77,9 @@ type Conn struct {
 	raw        syscall.RawConn
 	wtok       atomic.Bool
 	partial    []byte
-	done       chan struct{} // closed when the connection must stop
-	doneOnce   sync.Once
+	ctx        context.Context // cancelled when the connection must stop; the client's calls run under it
+	cancel     context.CancelFunc
+	done       <-chan struct{} // ctx.Done()
 	writerDone chan struct{}
 	closeMu    sync.Mutex
 	closeErr   error
@@ -131,6 +132,7 @@ type callResult struct {
 
 func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 	id := "c" + strconv.FormatUint(s.nextID.Add(1), 10)
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		srv:        s,
 		nc:         nc,
@@ -140,7 +142,9 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		out:        make(chan outItem, DefaultOutQueue),
 		notify:     make(chan struct{}, 1),
 		so:         soQueue{notify: make(chan struct{}, 1)},
-		done:       make(chan struct{}),
+		ctx:        ctx,
+		cancel:     cancel,
+		done:       ctx.Done(),
 		writerDone: make(chan struct{}),
 		streams:    make(map[uint32]*netStream),
 		nextTx:     1,
@@ -187,7 +191,7 @@ func (c *Conn) Close(reason error) {
 	c.nc.SetReadDeadline(time.Now())
 }
 
-func (c *Conn) stop() { c.doneOnce.Do(func() { close(c.done) }) }
+func (c *Conn) stop() { c.cancel() }
 
 func (c *Conn) reason() error {
 	c.closeMu.Lock()
@@ -869,11 +873,7 @@ func (c *Conn) onCall(cmd *message.Command) {
 			<-c.callSem
 			c.calls.Done()
 		}()
-		ctx, cancel := context.WithCancel(context.Background())
-		stop := context.AfterFunc(ctxDone(c.done), cancel)
-		res, err := sc.Call(ctx, c, cmd.Name, cmd.Args)
-		stop()
-		cancel()
+		res, err := sc.Call(c.ctx, c, cmd.Name, cmd.Args)
 		if cmd.TxID == 0 {
 			if err != nil {
 				c.log.Debug("call without reply failed", "method", cmd.Name, "err", err)
@@ -887,24 +887,6 @@ func (c *Conn) onCall(cmd *message.Command) {
 		c.sendCommand(0, "_result", cmd.TxID, nil, res)
 	}()
 }
-
-// ctxDone adapts a done channel to a context for context.AfterFunc.
-type doneCtx struct {
-	context.Context
-	done <-chan struct{}
-}
-
-func (d doneCtx) Done() <-chan struct{} { return d.done }
-func (d doneCtx) Err() error {
-	select {
-	case <-d.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
-func ctxDone(done <-chan struct{}) context.Context { return doneCtx{context.Background(), done} }
 
 // Call invokes method on the client and waits for its _result or _error.
 func (c *Conn) Call(ctx context.Context, method string, args ...any) (any, error) {
