@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
 	"apps/live":              {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf", "apps/chat"}, // the chat client beside the player
 	"cmd/...":                {"*"},
+	"cmd/internal/benchutil": {}, // the load tools' shared main and report helpers: std only
 	"internal/testutil":      {"github.com/chromedp/chromedp", "github.com/prometheus/common", "github.com/prometheus/client_model"},
 	"internal/admin":         {"rtmp", "rtmp/amf", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},
 	"internal/config":        {"go.yaml.in/yaml/v3"},
