@@ -181,10 +181,52 @@ func TestRemoteCalls(t *testing.T) {
 	if v, err := c.Call(ctx, "add", 1.0, 1.0); err != nil || v != 2.0 {
 		t.Errorf("after errors: add(1, 1) = %v, %v", v, err)
 	}
-	// The live app lists its streams.
+	// getLiveStreams is a method of the live app, not of rpc.
 	if v, err := c.Call(ctx, "getLiveStreams"); !errors.As(err, &ce) {
 		t.Errorf("getLiveStreams belongs to the live app, not rpc: %v %v", v, err)
 	}
+}
+
+// An application method runs under a context that ends with its connection:
+// a method still running when the client leaves sees it cancelled (and the
+// connection's teardown, which waits for its methods, can finish).
+func TestCallCancelledWhenClientLeaves(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	started, ended := make(chan struct{}, 1), make(chan error, 1)
+	err := ts.Scopes.Register("block", scope.BaseHandler{Methods: map[string]scope.Method{
+		"block": func(ctx context.Context, _ scope.Conn, _ *scope.Scope, _ []any) (any, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return nil, ctx.Err()
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url(ts, "block"), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.Call(ctx, "block")
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the method did not start")
+	}
+	c.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the method's context ended with %v, want context.Canceled", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the method's context was not cancelled when its client left")
+	}
+	waitFor(t, 10*time.Second, "the connection to end", func() bool { return ts.Srv.Stats().Active.Load() == 0 })
 }
 
 // Connect refusals carry the status codes PROTOCOL.md lists.
