@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -327,15 +328,6 @@ func withStreams(dir string) serverOpt {
 	}
 }
 
-func index(codes []string, code string) int {
-	for i, c := range codes {
-		if c == code {
-			return i
-		}
-	}
-	return -1
-}
-
 // --- recording ---------------------------------------------------------------
 
 // A publisher in record mode: Record.Start after Publish.Start, Record.Stop
@@ -364,7 +356,7 @@ func TestRecordAndAppend(t *testing.T) {
 		}
 		s.waitCode(t, "NetStream.Unpublish.Success")
 		codes := s.codes()
-		if r, u := index(codes, "NetStream.Record.Stop"), index(codes, "NetStream.Unpublish.Success"); r < 0 || r > u {
+		if r, u := slices.Index(codes, "NetStream.Record.Stop"), slices.Index(codes, "NetStream.Unpublish.Success"); r < 0 || r > u {
 			t.Errorf("%s: statuses %v; want Record.Stop before Unpublish.Success", mode, codes)
 		}
 		if _, err := os.Stat(file + flv.MarkerSuffix); !errors.Is(err, os.ErrNotExist) {
@@ -543,7 +535,7 @@ func TestRecordingRefusals(t *testing.T) {
 			t.Fatalf("%s: publish: %v", tc.name, err)
 		}
 		s.waitCode(t, "NetStream.Record.NoAccess")
-		if index(s.codes(), "NetStream.Record.Start") >= 0 {
+		if slices.Index(s.codes(), "NetStream.Record.Start") >= 0 {
 			t.Errorf("%s: Record.Start with NoAccess", tc.name)
 		}
 		pl := play(t, ts, "live", "cam")
@@ -570,10 +562,7 @@ var buildServer = testutil.BuildScopecast
 
 // startProc runs the scopecast binary with -data data; shell, if set, is a
 // shell prefix ("ulimit -f 400;") for the exec.
-func startProc(t testing.TB, bin, data, shell string) *testutil.Scopecast {
-	t.Helper()
-	return testutil.StartScopecast(t, bin, data, shell)
-}
+var startProc = testutil.StartScopecast
 
 // kill -9 of the server mid-recording: the next start repairs the file,
 // which then plays cleanly up to about the kill.
@@ -814,7 +803,7 @@ func TestPlayRecordingSeekPause(t *testing.T) {
 		t.Errorf("onPlayStatus bytes %v", b)
 	}
 	s.waitCode(t, "NetStream.Play.Stop")
-	if c, st := index(s.codes(), "NetStream.Play.Complete"), index(s.codes(), "NetStream.Play.Stop"); c > st {
+	if c, st := slices.Index(s.codes(), "NetStream.Play.Complete"), slices.Index(s.codes(), "NetStream.Play.Stop"); c > st {
 		t.Errorf("statuses %v: Play.Complete after Play.Stop", s.codes())
 	}
 	frames := 0
