@@ -28,11 +28,11 @@ var allowed = map[string][]string{
 	"rtmp/client":            {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait"},
 	"stream":                 {},
 	"stream/flv":             {"stream"},
-	"stream/httpflv":         {"scope", "stream", "stream/flv", "internal/conntrack", "internal/origin", "github.com/gorilla/websocket"},
+	"stream/httpflv":         {"internal/wdeadline", "scope", "stream", "stream/flv", "internal/conntrack", "internal/origin", "github.com/gorilla/websocket"},
 	"sharedobject":           {"rtmp/amf", "go.etcd.io/bbolt"},
 	"scope":                  {"stream", "sharedobject"},
-	"rtmp":                   {"rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait", "internal/conntrack", "scope", "stream", "stream/flv", "sharedobject"},
-	"wsbridge":               {"scope", "sharedobject", "rtmp/amf", "internal/conntrack", "internal/origin", "github.com/gorilla/websocket"},
+	"rtmp":                   {"internal/wdeadline", "rtmp/amf", "rtmp/chunk", "rtmp/handshake", "rtmp/message", "rtmp/internal/connwait", "internal/conntrack", "scope", "stream", "stream/flv", "sharedobject"},
+	"wsbridge":               {"internal/wdeadline", "scope", "sharedobject", "rtmp/amf", "internal/conntrack", "internal/origin", "github.com/gorilla/websocket"},
 	"apps/...":               {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf"},
 	"apps/live":              {"scope", "stream", "stream/flv", "sharedobject", "rtmp/amf", "apps/chat"}, // the chat client beside the player
 	"cmd/...":                {"*"},
@@ -43,6 +43,7 @@ var allowed = map[string][]string{
 	"internal/auth":          {"scope"},
 	"internal/conntrack":     {}, // live connections for a graceful shutdown: std only
 	"internal/origin":        {}, // the Origin rule of httpflv and wsbridge: std only
+	"internal/wdeadline":     {}, // the writers' lazy write deadline: std only
 }
 
 func rulesFor(dir string) ([]string, bool) {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/wdeadline"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/message"
@@ -74,7 +75,7 @@ type writerState struct {
 	merge     time.Duration // MergeWindow
 
 	tbuf        []byte              // a round gathered for a conn without writev (TLS)
-	deadline    time.Time           // the write deadline last set
+	deadline    wdeadline.Lazy      // the write deadline last set
 	soFrame     func([]byte) []byte // chunks a shared-object payload (soFramer)
 	soFrameSize uint32              // the chunk size soFrame was made for
 }
@@ -405,11 +406,8 @@ func (c *Conn) flush() error {
 	if len(w.bufs) == 0 {
 		return nil
 	}
-	// Moving the deadline costs a timer update: one up to a second older
-	// than the write timeout asks for is kept.
-	if dl := time.Now().Add(w.timeout); dl.Sub(w.deadline) > time.Second {
+	if dl := time.Now().Add(w.timeout); w.deadline.Move(dl, w.timeout) {
 		c.nc.SetWriteDeadline(dl)
-		w.deadline = dl
 	}
 	var n int64
 	var err error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/wdeadline"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -53,10 +54,10 @@ type conn struct {
 	peerClosed atomic.Bool
 
 	// The writer's own: the spare queue slice, the batch's buffers, and the
-	// write deadline last set by flush (zero: unknown).
+	// write deadline last set by flush.
 	spare     []outItem
 	bufs      net.Buffers
-	wdeadline time.Time
+	wdeadline wdeadline.Lazy
 
 	done       chan struct{} // closed by Close
 	readerDone chan struct{} // closed when the read loop ended
@@ -487,7 +488,7 @@ func (c *conn) writeLoop() {
 			}
 			held = true
 		}
-		n, err := c.flush(time.Now().Add(writeTimeout))
+		n, err := c.flush(writeTimeout)
 		if err != nil {
 			c.Close(err)
 			c.finish(false)
@@ -531,7 +532,8 @@ func (c *conn) hold(t *time.Timer, d time.Duration) bool {
 // writes a control frame at once and buffers nothing), then the data frames
 // in one writev with one write deadline. It returns how many data frames it
 // wrote.
-func (c *conn) flush(deadline time.Time) (frames int, err error) {
+func (c *conn) flush(timeout time.Duration) (frames int, err error) {
+	deadline := time.Now().Add(timeout)
 	batch, pong, pongDue := c.take()
 	defer c.recycle(batch)
 	if pongDue {
@@ -560,13 +562,10 @@ func (c *conn) flush(deadline time.Time) (frames int, err error) {
 		return 0, nil
 	}
 	nc := c.ws.NetConn()
-	// Moving the deadline costs a timer update: a deadline up to a second
-	// older than asked for is kept (an earlier one is always set).
-	if deadline.Before(c.wdeadline) || deadline.Sub(c.wdeadline) > time.Second {
+	if c.wdeadline.Move(deadline, timeout) {
 		if err := nc.SetWriteDeadline(deadline); err != nil {
 			return 0, err
 		}
-		c.wdeadline = deadline
 	}
 	w := bufs // WriteTo consumes its receiver
 	written, err := w.WriteTo(nc)
@@ -583,7 +582,7 @@ func (c *conn) finish(flush bool) {
 	h := c.h
 	closeTimeout := orDefault(h.CloseTimeout, DefaultCloseTimeout)
 	if flush {
-		c.flush(time.Now().Add(closeTimeout))
+		c.flush(closeTimeout)
 	}
 	wait := closeTimeout
 	if !flush {

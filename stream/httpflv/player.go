@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/wdeadline"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
 	"github.com/scopecast/scopecast/stream/flv"
@@ -69,7 +70,7 @@ type player struct {
 	st         *stream.Stream
 	sub        *stream.Subscriber
 	timeout    time.Duration
-	deadline   time.Time // the write deadline last set by a write (zero: none)
+	deadline   wdeadline.Lazy // the write deadline last set by a write
 	started    bool
 	sawKey     bool // a video keyframe was written (or held)
 	pending    []*stream.Packet
@@ -512,16 +513,13 @@ func (p *player) flush() error {
 }
 
 // nextDeadline returns the write deadline a write should set, or zero to
-// keep the one set before. Moving the deadline costs a timer update, so, as
-// the RTMP and WebSocket bridge writers do, one at most min(1 s, timeout/8)
-// older than asked for is kept: a write has at least 7/8 of WriteTimeout.
+// keep the one set before (see wdeadline.Lazy: a write has at least 7/8 of
+// WriteTimeout).
 func (p *player) nextDeadline() time.Time {
-	dl := time.Now().Add(p.timeout)
-	if dl.Sub(p.deadline) <= min(time.Second, p.timeout/8) {
-		return time.Time{}
+	if dl := time.Now().Add(p.timeout); p.deadline.Move(dl, p.timeout) {
+		return dl
 	}
-	p.deadline = dl
-	return dl
+	return time.Time{}
 }
 
 func (p *player) resetSegs() {
