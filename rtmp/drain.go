@@ -2,7 +2,6 @@ package rtmp
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -48,14 +47,13 @@ func (c *Conn) requestReconnect() bool {
 // that connected with Enhanced RTMP are first asked to reconnect and given
 // until drainDeadline (or ctx) to leave; the rest are closed at once.
 func (s *Server) closeForShutdown(ctx context.Context, conns []*Conn, drain bool) {
-	shutdown := fmt.Errorf("%w", scope.ErrShutdown)
 	var asked []*Conn
 	for _, c := range conns {
 		if drain && c.requestReconnect() {
 			asked = append(asked, c)
 			continue
 		}
-		c.Close(shutdown)
+		c.Close(scope.ErrShutdown)
 	}
 	if len(asked) == 0 {
 		return
@@ -90,7 +88,7 @@ func (s *Server) closeForShutdown(ctx context.Context, conns []*Conn, drain bool
 	s.mu.Unlock()
 	s.logger().Info("drain ended", "left_by_themselves", len(asked)-n, "closed", n, "took", time.Since(start).Round(time.Millisecond))
 	for _, c := range asked {
-		c.Close(shutdown) // a connection that ended already ignores it
+		c.Close(scope.ErrShutdown) // a connection that ended already ignores it
 	}
 }
 
