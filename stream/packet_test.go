@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 type classCase struct {
@@ -183,11 +183,6 @@ func FuzzNewPacket(f *testing.F) {
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed files from the test tables")
 
-// corpusFile encodes values in the Go fuzz corpus format.
-func corpusFile(vals ...string) []byte {
-	return []byte("go test fuzz v1\n" + strings.Join(vals, "\n") + "\n")
-}
-
 func corpusName(name string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
@@ -197,37 +192,17 @@ func corpusName(name string) string {
 	}, strings.ToLower(name))
 }
 
-// checkCorpus verifies (or with -update-corpus rewrites) the seed corpus files
-// of one fuzz target.
-func checkCorpus(t *testing.T, target string, files map[string][]byte) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if *updateCorpus {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+// TestFuzzCorpus keeps testdata/fuzz in step with the case tables of
+// FuzzNewPacket and FuzzStream (-update-corpus rewrites it).
+func TestFuzzCorpus(t *testing.T) {
+	var c testutil.Corpus
+	for _, tc := range classCases {
+		c.Add("FuzzNewPacket", "seed-"+corpusName(tc.name), uint8(tc.kind), tc.payload)
 	}
-	for name, want := range files {
-		path := filepath.Join(dir, name)
-		if *updateCorpus {
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s missing or stale (run go test -run Corpus -update-corpus): %v", path, err)
-		}
+	for _, tc := range streamCases {
+		c.Add("FuzzStream", "seed-"+corpusName(tc.name), tc.ops)
 	}
-}
-
-func TestFuzzCorpusNewPacket(t *testing.T) {
-	files := map[string][]byte{}
-	for _, c := range classCases {
-		files["seed-"+corpusName(c.name)] = corpusFile(fmt.Sprintf("uint8(%d)", c.kind), fmt.Sprintf("[]byte(%q)", c.payload))
-	}
-	checkCorpus(t, "FuzzNewPacket", files)
+	c.Check(t, *updateCorpus, "-update-corpus")
 }
 
 func TestWireMemo(t *testing.T) {

@@ -3,12 +3,13 @@ package flv
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // readAll reads the header and every tag of in; it returns the tags read and
@@ -269,30 +270,22 @@ func TestFFmpegFile(t *testing.T) {
 	}
 }
 
-// TestFuzzCorpus keeps testdata/fuzz/FuzzReader in step with the table:
-// every case has a corpus file with its input. FLV_UPDATE_CORPUS=1 writes them.
+// TestFuzzCorpus keeps testdata/fuzz in step with the case tables of
+// FuzzReader, FuzzRepair, FuzzOpenFile and FuzzSafePath: every case has a
+// corpus file. FLV_UPDATE_CORPUS=1 writes them.
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
-	update := os.Getenv("FLV_UPDATE_CORPUS") == "1"
-	if update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var c testutil.Corpus
 	for _, tc := range readCases {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.in)
-		path := filepath.Join(dir, "seed-"+tc.name)
-		if update {
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is missing or stale (FLV_UPDATE_CORPUS=1 go test -run TestFuzzCorpus ./stream/flv/)", path)
-		}
+		c.Add("FuzzReader", "seed-"+tc.name, tc.in)
 	}
+	for _, tc := range repairCases {
+		c.Add("FuzzRepair", "seed-"+tc.name, tc.in)
+		c.Add("FuzzOpenFile", "seed-"+tc.name, tc.in)
+	}
+	for _, tc := range safePathCases {
+		c.Add("FuzzSafePath", "seed-"+tc.name, tc.scope, tc.stream)
+	}
+	c.Check(t, os.Getenv("FLV_UPDATE_CORPUS") == "1", "with FLV_UPDATE_CORPUS=1")
 }
 
 // FuzzReader reads arbitrary input: it must never panic, must stop, and every

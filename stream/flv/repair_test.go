@@ -189,34 +189,6 @@ func TestRepairDir(t *testing.T) {
 	}
 }
 
-// TestSeedCorpora keeps testdata/fuzz in step with the tables: every case
-// has a corpus file. FLV_UPDATE_CORPUS=1 writes them.
-func TestSeedCorpora(t *testing.T) {
-	update := os.Getenv("FLV_UPDATE_CORPUS") == "1"
-	check := func(fuzz, name, content string) {
-		dir := filepath.Join("testdata", "fuzz", fuzz)
-		path := filepath.Join(dir, "seed-"+name)
-		if update {
-			os.MkdirAll(dir, 0o755)
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != content {
-			t.Errorf("%s is missing or stale (FLV_UPDATE_CORPUS=1 go test -run TestSeedCorpora ./stream/flv/)", path)
-		}
-	}
-	for _, tc := range repairCases {
-		c := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", tc.in)
-		check("FuzzRepair", tc.name, c)
-		check("FuzzOpenFile", tc.name, c)
-	}
-	for _, tc := range safePathCases {
-		check("FuzzSafePath", tc.name, fmt.Sprintf("go test fuzz v1\nstring(%q)\nstring(%q)\n", tc.scope, tc.stream))
-	}
-}
-
 // FuzzRepair repairs arbitrary files: no panic; a failed repair changes
 // nothing; a repair keeps every good tag, gives a file that reads to a clean
 // end, and is idempotent.

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream/httpflv"
 )
@@ -90,20 +89,12 @@ func FuzzParsePath(f *testing.F) {
 	})
 }
 
-// TestFuzzCorpus keeps testdata/fuzz/FuzzParsePath in step with pathCases.
+// TestFuzzCorpus keeps testdata/fuzz/FuzzParsePath in step with pathCases
+// (HTTPFLV_UPDATE_CORPUS=1 rewrites it).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParsePath")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	var c testutil.Corpus
+	for i, tc := range pathCases {
+		c.Add("FuzzParsePath", fmt.Sprintf("seed-%02d", i), tc.in)
 	}
-	for i, c := range pathCases {
-		want := fmt.Sprintf("go test fuzz v1\nstring(%s)\n", strconv.Quote(c.in))
-		file := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		if got, err := os.ReadFile(file); err == nil && string(got) == want {
-			continue
-		}
-		if err := os.WriteFile(file, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.Check(t, os.Getenv("HTTPFLV_UPDATE_CORPUS") == "1", "with HTTPFLV_UPDATE_CORPUS=1")
 }
