@@ -139,11 +139,6 @@ func TestRTMPTPollDelay(t *testing.T) {
 	}
 }
 
-func isTimeoutErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // Deadlines unblock blocked Reads and Writes with a timeout; Close unblocks
 // them with net.ErrClosed; output never exceeds the bound; a response never
 // exceeds its bound.
@@ -156,7 +151,7 @@ func TestRTMPTSessionConn(t *testing.T) {
 			done <- err
 		}()
 		s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		if err := <-done; !isTimeoutErr(err) {
+		if err := <-done; !isTimeout(err) {
 			t.Fatalf("blocked read: %v, want a timeout", err)
 		}
 		s.SetReadDeadline(time.Time{})
@@ -165,7 +160,7 @@ func TestRTMPTSessionConn(t *testing.T) {
 			done <- err
 		}()
 		s.SetReadDeadline(time.Now()) // as Conn.Close does
-		if err := <-done; !isTimeoutErr(err) {
+		if err := <-done; !isTimeout(err) {
 			t.Fatalf("read after a past deadline: %v", err)
 		}
 		s.SetReadDeadline(time.Time{})
@@ -205,7 +200,7 @@ func TestRTMPTSessionConn(t *testing.T) {
 		}
 		s.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
 		n, err := s.Write([]byte("x"))
-		if n != 0 || !isTimeoutErr(err) {
+		if n != 0 || !isTimeout(err) {
 			t.Fatalf("write to a full session: %d %v, want a timeout", n, err)
 		}
 		var all []byte
@@ -271,7 +266,7 @@ func TestRTMPTSessionConn(t *testing.T) {
 		if n, err := s.Read(b); n != 2 || err != nil {
 			t.Errorf("input arrived before the end: %d %v", n, err)
 		}
-		if _, err := s.Read(b); !errors.Is(err, ErrRTMPTExpired) || !isTimeoutErr(err) {
+		if _, err := s.Read(b); !errors.Is(err, ErrRTMPTExpired) || !isTimeout(err) {
 			t.Errorf("read after expiry: %v", err)
 		}
 		if _, err := s.Write(b); err == nil {
@@ -299,13 +294,7 @@ func TestRTMPTSessionConn(t *testing.T) {
 
 func waitPending(t *testing.T, h *RTMPTHandler, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for h.stats.Pending.Load() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("pending %d, want %d", h.stats.Pending.Load(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("%d bytes pending", n), func() bool { return h.stats.Pending.Load() == n })
 }
 
 // rtmptFuzzSeeds are FuzzRTMPT's seeds: every path case, with a script of
