@@ -41,9 +41,10 @@ var allowed = map[string][]string{
 	"internal/admin":         {"rtmp", "rtmp/amf", "scope", "stream", "stream/flv", "sharedobject", "wsbridge", "github.com/prometheus/client_golang"},
 	"internal/config":        {"go.yaml.in/yaml/v3"},
 	"internal/auth":          {"scope"},
-	"internal/conntrack":     {}, // live connections for a graceful shutdown: std only
-	"internal/origin":        {}, // the Origin rule of httpflv and wsbridge: std only
-	"internal/wdeadline":     {}, // the writers' lazy write deadline: std only
+	"internal/conntrack":     {},                                                        // live connections for a graceful shutdown: std only
+	"internal/origin":        {},                                                        // the Origin rule of httpflv and wsbridge: std only
+	"internal/wdeadline":     {},                                                        // the writers' lazy write deadline: std only
+	"internal/sopeer":        {"rtmp/amf", "rtmp/chunk", "rtmp/client", "sharedobject"}, // a shared-object client for tests
 }
 
 func rulesFor(dir string) ([]string, bool) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/sopeer"
 	"github.com/scopecast/scopecast/sharedobject"
 )
 
@@ -18,20 +19,20 @@ func TestRTMPTSharedObjectSyncsWithRTMP(t *testing.T) {
 	overHTTP := dialSOPeer(t, url(proxy.server(ts), "chat/tunnel"), false)
 	overTCP := dialSOPeer(t, url(ts, "chat/tunnel"), true)
 
-	for _, p := range []*soPeer{overHTTP, overTCP} {
-		p.write(t, &sharedobject.Message{Name: "chat", Flags: 16, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
-		waitFor(t, 10*time.Second, "use success", func() bool { return p.has(sharedobject.EventUseSuccess, "") })
+	for _, p := range []*sopeer.Peer{overHTTP, overTCP} {
+		p.Write(t, &sharedobject.Message{Name: "chat", Flags: 16, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+		waitFor(t, 10*time.Second, "use success", func() bool { return p.Has(sharedobject.EventUseSuccess, "") })
 	}
-	overHTTP.write(t, &sharedobject.Message{Name: "chat", Events: []sharedobject.Event{
+	overHTTP.Write(t, &sharedobject.Message{Name: "chat", Events: []sharedobject.Event{
 		{Type: sharedobject.EventRequestChange, Key: "from", Value: "rtmpt"},
 	}})
-	waitFor(t, 10*time.Second, "RTMPT writer's success", func() bool { return overHTTP.has(sharedobject.EventSuccess, "from") })
-	waitFor(t, 10*time.Second, "RTMP peer sees the RTMPT change", func() bool { return overTCP.has(sharedobject.EventChange, "from") })
+	waitFor(t, 10*time.Second, "RTMPT writer's success", func() bool { return overHTTP.Has(sharedobject.EventSuccess, "from") })
+	waitFor(t, 10*time.Second, "RTMP peer sees the RTMPT change", func() bool { return overTCP.Has(sharedobject.EventChange, "from") })
 
-	overTCP.write(t, &sharedobject.Message{Name: "chat", Events: []sharedobject.Event{
+	overTCP.Write(t, &sharedobject.Message{Name: "chat", Events: []sharedobject.Event{
 		{Type: sharedobject.EventSend, Args: []any{"onMessage", "hello through the tunnel"}},
 	}})
-	waitFor(t, 10*time.Second, "RTMPT peer receives the RTMP send", func() bool { return overHTTP.has(sharedobject.EventSend, "onMessage") })
+	waitFor(t, 10*time.Second, "RTMPT peer receives the RTMP send", func() bool { return overHTTP.Has(sharedobject.EventSend, "onMessage") })
 	if s := rs.H.Stats(); s.Sessions.Load() == 0 {
 		t.Errorf("no RTMPT session was open: %s", statsLine(rs.H))
 	}

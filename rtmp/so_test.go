@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/internal/sopeer"
 	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -67,91 +67,15 @@ func TestSharedObjectsWithRTMPClient(t *testing.T) {
 	}
 }
 
-// soPeer is a raw shared-object client on scopecast's own wire layer, for AMF3
-// (type 16) frames and send, which rtmp-client does not implement.
-type soPeer struct {
-	c    *client.Conn
-	amf3 bool
-	mu   sync.Mutex
-	got  []sharedobject.Message
-}
-
-func dialSOPeer(t *testing.T, url string, amf3 bool) *soPeer {
+// dialSOPeer connects a shared-object client on scopecast's own RTMP client
+// (AMF3 and send, which rtmp-client does not implement).
+func dialSOPeer(t *testing.T, url string, amf3 bool) *sopeer.Peer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	enc := 0.0
 	if amf3 {
 		enc = 3
 	}
-	c, err := client.Dial(ctx, url, client.Options{ObjectEncoding: enc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &soPeer{c: c, amf3: amf3}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.TypeID == chunk.TypeSharedObjectAMF0 || m.TypeID == chunk.TypeSharedObjectAMF3 {
-				if amf3 != (m.TypeID == chunk.TypeSharedObjectAMF3) {
-					t.Errorf("AMF3=%v client got shared-object message type %d", amf3, m.TypeID)
-				}
-				if m.ChunkStreamID != 3 || m.StreamID != 0 {
-					t.Errorf("shared-object message on chunk stream %d, message stream %d; want 3, 0", m.ChunkStreamID, m.StreamID)
-				}
-				so, err := sharedobject.Decode(m.Payload, m.TypeID == chunk.TypeSharedObjectAMF3, amf.Limits{})
-				if err != nil {
-					t.Errorf("server sent an undecodable shared-object message: %v", err)
-					continue
-				}
-				p.mu.Lock()
-				p.got = append(p.got, so)
-				p.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return p
-}
-
-func (p *soPeer) write(t *testing.T, m *sharedobject.Message) {
-	t.Helper()
-	typ := chunk.TypeSharedObjectAMF0
-	if p.amf3 {
-		typ = chunk.TypeSharedObjectAMF3
-	}
-	payload, err := sharedobject.Append(nil, m, p.amf3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: typ, Payload: payload}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// events returns every event of the messages received so far.
-func (p *soPeer) events() []sharedobject.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var evs []sharedobject.Event
-	for _, m := range p.got {
-		evs = append(evs, m.Events...)
-	}
-	return evs
-}
-
-func (p *soPeer) has(typ sharedobject.EventType, key string) bool {
-	for _, e := range p.events() {
-		if e.Type == typ && (key == "" || e.Key == key || len(e.Args) > 0 && e.Args[0] == key) {
-			return true
-		}
-	}
-	return false
+	return sopeer.Dial(t, url, client.Options{ObjectEncoding: enc})
 }
 
 // AMF3 (type 16) clients and AMF0 (type 19) clients share one object: each
@@ -162,20 +86,20 @@ func TestSharedObjectsAMF3AndSend(t *testing.T) {
 	ts := startChatServer(t)
 	p3 := dialSOPeer(t, url(ts, "chat/mixed"), true)
 	p0 := dialSOPeer(t, url(ts, "chat/mixed"), false)
-	use := func(p *soPeer, flags uint32) {
-		p.write(t, &sharedobject.Message{Name: "board", Flags: flags, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	use := func(p *sopeer.Peer, flags uint32) {
+		p.Write(t, &sharedobject.Message{Name: "board", Flags: flags, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
 	}
 	use(p3, 0)
 	use(p0, 16) // what real clients send for a transient object
-	for _, p := range []*soPeer{p3, p0} {
-		waitFor(t, 5*time.Second, "use success", func() bool { return p.has(sharedobject.EventUseSuccess, "") })
+	for _, p := range []*sopeer.Peer{p3, p0} {
+		waitFor(t, 5*time.Second, "use success", func() bool { return p.Has(sharedobject.EventUseSuccess, "") })
 	}
-	p3.write(t, &sharedobject.Message{Name: "board", Events: []sharedobject.Event{
+	p3.Write(t, &sharedobject.Message{Name: "board", Events: []sharedobject.Event{
 		{Type: sharedobject.EventRequestChange, Key: "shape", Value: amf.Obj("kind", "circle", "r", int32(5), "bytes", []byte{1, 2, 3})},
 	}})
-	waitFor(t, 5*time.Second, "AMF3 writer's success", func() bool { return p3.has(sharedobject.EventSuccess, "shape") })
-	waitFor(t, 5*time.Second, "AMF0 peer's change", func() bool { return p0.has(sharedobject.EventChange, "shape") })
-	for _, e := range p0.events() {
+	waitFor(t, 5*time.Second, "AMF3 writer's success", func() bool { return p3.Has(sharedobject.EventSuccess, "shape") })
+	waitFor(t, 5*time.Second, "AMF0 peer's change", func() bool { return p0.Has(sharedobject.EventChange, "shape") })
+	for _, e := range p0.Events() {
 		if e.Type == sharedobject.EventChange && e.Key == "shape" {
 			o, _ := e.Value.(*amf.Object)
 			if o == nil || o.GetString("kind") != "circle" {
@@ -183,11 +107,11 @@ func TestSharedObjectsAMF3AndSend(t *testing.T) {
 			}
 		}
 	}
-	p0.write(t, &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{
+	p0.Write(t, &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{
 		{Type: sharedobject.EventSend, Args: []any{"onMessage", "hi from AMF0", 42.0}},
 	}})
-	for _, p := range []*soPeer{p3, p0} {
-		waitFor(t, 5*time.Second, "send reaches everyone, the sender too", func() bool { return p.has(sharedobject.EventSend, "onMessage") })
+	for _, p := range []*sopeer.Peer{p3, p0} {
+		waitFor(t, 5*time.Second, "send reaches everyone, the sender too", func() bool { return p.Has(sharedobject.EventSend, "onMessage") })
 	}
 }
 
@@ -204,17 +128,17 @@ func TestPersistentSharedObjectSurvivesKill(t *testing.T) {
 	}
 	cmd, addr := start()
 	p := dialSOPeer(t, "rtmp://"+addr+"/chat/vault", false)
-	p.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	p.Write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
 	const n = 50
 	for i := range n {
-		p.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{
+		p.Write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{
 			{Type: sharedobject.EventRequestChange, Key: fmt.Sprintf("k%02d", i), Value: float64(i)},
 		}})
 	}
 	// Every change acknowledged (success) before the kill must survive it.
 	waitFor(t, 10*time.Second, "all successes", func() bool {
 		k := 0
-		for _, e := range p.events() {
+		for _, e := range p.Events() {
 			if e.Type == sharedobject.EventSuccess {
 				k++
 			}
@@ -227,10 +151,10 @@ func TestPersistentSharedObjectSurvivesKill(t *testing.T) {
 	cmd2, addr2 := start()
 	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
 	q := dialSOPeer(t, "rtmp://"+addr2+"/chat/vault", false)
-	q.write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
+	q.Write(t, &sharedobject.Message{Name: "ledger", Persistent: true, Flags: 2, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}})
 	waitFor(t, 10*time.Second, "state after restart", func() bool {
 		k := 0
-		for _, e := range q.events() {
+		for _, e := range q.Events() {
 			if e.Type == sharedobject.EventChange {
 				k++
 			}
@@ -312,8 +236,8 @@ func subscriberNotReading(t *testing.T, window time.Duration) {
 	ts := startChatServer(t, func(_ *rtmp.Server, o *scope.Options) { o.SharedObjectMergeWindow = window })
 	healthy := dialSOPeer(t, url(ts, "chat/stall"), false)
 	use := &sharedobject.Message{Name: "board", Flags: 16, Events: []sharedobject.Event{{Type: sharedobject.EventUse}}}
-	healthy.write(t, use)
-	waitFor(t, 5*time.Second, "use success", func() bool { return healthy.has(sharedobject.EventUseSuccess, "") })
+	healthy.Write(t, use)
+	waitFor(t, 5*time.Second, "use success", func() bool { return healthy.Has(sharedobject.EventUseSuccess, "") })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	stalled, err := client.Dial(ctx, url(ts, "chat/stall"), client.Options{})
@@ -335,7 +259,7 @@ func subscriberNotReading(t *testing.T, window time.Duration) {
 	big := strings.Repeat("x", 16<<10)
 	received := func() int {
 		n := 0
-		for _, e := range healthy.events() {
+		for _, e := range healthy.Events() {
 			if e.Type == sharedobject.EventChange && e.Key == "k" {
 				if v, _ := e.Value.(string); !strings.HasPrefix(v, fmt.Sprint(n, "x")) {
 					t.Fatalf("change %d: got %.20q…", n, v)

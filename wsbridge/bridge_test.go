@@ -260,7 +260,7 @@ func TestRoomsAreScopes(t *testing.T) {
 	if e.Scopes.Lookup("/chat/x/y/z") != s {
 		t.Fatal("the room went while the RTMP client is in it")
 	}
-	peer.c.Close()
+	peer.Conn.Close()
 	waitFor(t, 10*time.Second, "the rooms to be removed", func() bool {
 		return e.Scopes.Lookup("/chat/x/y/z") == nil && e.Scopes.Lookup("/chat/x") == nil
 	})
@@ -275,7 +275,7 @@ func TestRoomsAreScopes(t *testing.T) {
 	if e.Scopes.Lookup("/chat/r2") != s || len(s.Conns()) != 2 {
 		t.Fatal("WebSocket client not in the RTMP client's room")
 	}
-	peer2.c.Close()
+	peer2.Conn.Close()
 	w2.Close()
 	waitFor(t, 10*time.Second, "/chat/r2 removed", func() bool { return e.Scopes.Lookup("/chat/r2") == nil })
 }

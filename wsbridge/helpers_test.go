@@ -17,10 +17,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/scopecast/scopecast/apps/chat"
+	"github.com/scopecast/scopecast/internal/sopeer"
 	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
-	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/client"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -271,79 +271,32 @@ func (c nodeClient) chatTexts() []string {
 	return out
 }
 
-// rtmpPeer is a shared-object client on scopecast's own RTMP client, for send.
+// rtmpPeer is a shared-object client on scopecast's own RTMP client
+// (sopeer), for send, joined to the object name.
 type rtmpPeer struct {
-	c    *client.Conn
-	mu   sync.Mutex
-	evs  []sharedobject.Event
+	*sopeer.Peer
 	name string
 }
 
 func dialPeer(t testing.TB, url, soName string) *rtmpPeer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, url, client.Options{ConnectArgs: []any{"peer"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &rtmpPeer{c: c, name: soName}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.TypeID != chunk.TypeSharedObjectAMF0 {
-				continue
-			}
-			so, err := sharedobject.Decode(m.Payload, false, amf.Limits{})
-			if err != nil {
-				t.Errorf("undecodable shared-object message: %v", err)
-				continue
-			}
-			p.mu.Lock()
-			p.evs = append(p.evs, so.Events...)
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
+	p := &rtmpPeer{sopeer.Dial(t, url, client.Options{ConnectArgs: []any{"peer"}}), soName}
 	p.write(t, sharedobject.Event{Type: sharedobject.EventUse})
-	waitFor(t, 10*time.Second, "use success", func() bool {
-		return len(p.find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventUseSuccess })) > 0
-	})
+	waitFor(t, 10*time.Second, "use success", func() bool { return p.Has(sharedobject.EventUseSuccess, "") })
 	return p
 }
 
 func (p *rtmpPeer) write(t testing.TB, evs ...sharedobject.Event) {
 	t.Helper()
-	payload, err := sharedobject.Append(nil, &sharedobject.Message{Name: p.name, Flags: 16, Events: evs}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
-		t.Fatal(err)
-	}
+	p.Write(t, &sharedobject.Message{Name: p.name, Flags: 16, Events: evs})
 }
 
-func (p *rtmpPeer) find(pred func(sharedobject.Event) bool) []sharedobject.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []sharedobject.Event
-	for _, e := range p.evs {
-		if pred(e) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (p *rtmpPeer) find(pred func(sharedobject.Event) bool) []sharedobject.Event { return p.Find(pred) }
 
 // chatTexts returns the texts of "message" changes and onChatMessage sends.
 func (p *rtmpPeer) chatTexts() []string {
 	var out []string
-	for _, e := range p.find(func(sharedobject.Event) bool { return true }) {
+	for _, e := range p.Events() {
 		switch {
 		case e.Type == sharedobject.EventChange && e.Key == "message":
 			if o, ok := e.Value.(*amf.Object); ok {

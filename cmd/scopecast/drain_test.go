@@ -2,16 +2,15 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/sopeer"
 	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -29,65 +28,6 @@ var buildBinary = testutil.BuildScopecast
 func startBinary(t *testing.T, bin, data string, extra ...string) *testutil.Scopecast {
 	t.Helper()
 	return testutil.StartScopecast(t, bin, data, "", extra...)
-}
-
-// soPeer is an rtmp/client connection that speaks shared objects (AMF0).
-type soPeer struct {
-	c  *client.Conn
-	mu sync.Mutex
-	ev []sharedobject.Event
-}
-
-func dialSO(t *testing.T, url string) *soPeer {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, url, client.Options{})
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	p := &soPeer{c: c}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			m, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if m.TypeID == chunk.TypeSharedObjectAMF0 {
-				if so, err := sharedobject.Decode(m.Payload, false, amf.Limits{}); err == nil {
-					p.mu.Lock()
-					p.ev = append(p.ev, so.Events...)
-					p.mu.Unlock()
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return p
-}
-
-func (p *soPeer) write(t *testing.T, evs ...sharedobject.Event) {
-	t.Helper()
-	payload, err := sharedobject.Append(nil, &sharedobject.Message{Name: "prefs", Persistent: true, Flags: 2, Events: evs}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (p *soPeer) find(typ sharedobject.EventType, key string) (sharedobject.Event, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.ev {
-		if e.Type == typ && e.Key == key {
-			return e, true
-		}
-	}
-	return sharedobject.Event{}, false
 }
 
 // enhancedClient connects with Enhanced RTMP's fourCcList and capsEx
@@ -164,11 +104,11 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 	p := startBinary(t, bin, data, "-shutdown-grace", grace.String())
 
 	// A persistent shared-object change, acknowledged.
-	so := dialSO(t, "rtmp://"+p.Addr+"/chat/room1")
-	so.write(t, sharedobject.Event{Type: sharedobject.EventUse})
-	so.write(t, sharedobject.Event{Type: sharedobject.EventRequestChange, Key: "color", Value: "blue"})
+	so := sopeer.Dial(t, "rtmp://"+p.Addr+"/chat/room1", client.Options{})
+	writePrefs(t, so, sharedobject.Event{Type: sharedobject.EventUse})
+	writePrefs(t, so, sharedobject.Event{Type: sharedobject.EventRequestChange, Key: "color", Value: "blue"})
 	testutil.WaitFor(t, 10*time.Second, "the change acknowledged", func() bool {
-		_, ok := so.find(sharedobject.EventSuccess, "color")
+		ok := so.Has(sharedobject.EventSuccess, "color")
 		return ok
 	})
 
@@ -258,10 +198,17 @@ func TestSIGTERMDrainsAndFinalizes(t *testing.T) {
 	if p2.Logged("recording repaired after a crash") {
 		t.Error("the restart repaired the recording: it was not finalized")
 	}
-	so2 := dialSO(t, "rtmp://"+p2.Addr+"/chat/room1")
-	so2.write(t, sharedobject.Event{Type: sharedobject.EventUse})
+	so2 := sopeer.Dial(t, "rtmp://"+p2.Addr+"/chat/room1", client.Options{})
+	writePrefs(t, so2, sharedobject.Event{Type: sharedobject.EventUse})
 	testutil.WaitFor(t, 10*time.Second, "the persistent change after the restart", func() bool {
-		e, ok := so2.find(sharedobject.EventChange, "color")
-		return ok && e.Value == "blue"
+		return len(so2.Find(func(e sharedobject.Event) bool {
+			return e.Type == sharedobject.EventChange && e.Key == "color" && e.Value == "blue"
+		})) > 0
 	})
+}
+
+// writePrefs writes events to the persistent object "prefs".
+func writePrefs(t *testing.T, p *sopeer.Peer, evs ...sharedobject.Event) {
+	t.Helper()
+	p.Write(t, &sharedobject.Message{Name: "prefs", Persistent: true, Flags: 2, Events: evs})
 }
