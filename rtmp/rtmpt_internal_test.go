@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -488,13 +486,5 @@ func TestRTMPTHandlerHandshake(t *testing.T) {
 	if code, _ = do("/close/"+id+"/999", []byte{0}); code != 200 {
 		t.Errorf("close: %d", code)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().Active.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("connection still active after /close")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	_ = io.EOF
-	_ = http.StatusOK
+	testutil.WaitFor(t, 5*time.Second, "the connection to end after /close", func() bool { return srv.Stats().Active.Load() == 0 })
 }
