@@ -204,8 +204,7 @@ func (s *Server) serve(l net.Listener, protocol string, wrap func(net.Conn) net.
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+			if isTimeout(err) || isTemporary(err) {
 				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
 				s.logger().Warn("rtmp accept error, backing off", "err", err, "backoff", backoff)
 				time.Sleep(backoff)
