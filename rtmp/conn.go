@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/wdeadline"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/rtmp/handshake"
@@ -99,8 +100,8 @@ type Conn struct {
 	lastIn         uint64
 	graceful       bool // flush queued output before closing
 	writerStarted  bool
-	usedSO         bool // the connection used a shared object
-	lastDeadline   time.Time
+	usedSO         bool           // the connection used a shared object
+	readDeadline   wdeadline.Lazy // the idle deadline last set (moved lazily, as the writer's)
 
 	// Client → server calls in flight.
 	calls   sync.WaitGroup
@@ -241,9 +242,8 @@ func (c *Conn) recovered(where string, r any) {
 func (c *Conn) readLoop() error {
 	idle := orDefault(c.srv.IdleTimeout, DefaultIdleTimeout)
 	for {
-		if now := time.Now(); now.Sub(c.lastDeadline) > time.Second {
-			c.nc.SetReadDeadline(now.Add(idle))
-			c.lastDeadline = now
+		if dl := time.Now().Add(idle); c.readDeadline.Move(dl, idle) {
+			c.nc.SetReadDeadline(dl)
 		}
 		m, err := c.rd.ReadMessage()
 		if n := c.rd.BytesRead(); n != c.lastIn {
