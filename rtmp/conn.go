@@ -244,6 +244,14 @@ func (c *Conn) readLoop() error {
 	for {
 		if dl := time.Now().Add(idle); c.readDeadline.Move(dl, idle) {
 			c.nc.SetReadDeadline(dl)
+			// Close closes done, then sets a past read deadline: looking at
+			// done after moving the deadline, never before, a Close is
+			// never undone by the move.
+			select {
+			case <-c.done:
+				return net.ErrClosed // teardown reports Close's reason
+			default:
+			}
 		}
 		m, err := c.rd.ReadMessage()
 		if n := c.rd.BytesRead(); n != c.lastIn {

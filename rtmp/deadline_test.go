@@ -52,3 +52,44 @@ func TestShortIdleTimeoutWhileActive(t *testing.T) {
 		}
 	}
 }
+
+// kickInConnect is an application whose connect hook sees its connection
+// closed (an operator's kick, a shutdown) and then runs on for longer than
+// the read loop waits between moves of its idle deadline.
+type kickInConnect struct {
+	scope.BaseHandler
+	kicked chan struct{}
+}
+
+func (a kickInConnect) Connect(c scope.Conn, _ *scope.Scope, _ []any) error {
+	c.(*rtmp.Conn).Close(rtmp.ErrKicked)
+	close(a.kicked)
+	time.Sleep(1200 * time.Millisecond) // a slow hook
+	return nil
+}
+
+// A connection closed while its read goroutine is busy ends when the
+// goroutine is free again: the read loop's next move of its idle deadline
+// does not undo the past deadline Close set (it used to: the connection then
+// stayed open until the silent client's idle timeout, a minute).
+func TestCloseDuringSlowHookEnds(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	app := kickInConnect{kicked: make(chan struct{})}
+	if err := ts.Scopes.Register("kick", app); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		if c, err := client.Dial(ctx, url(ts, "kick"), client.Options{}); err == nil {
+			c.Close()
+		}
+	}()
+	select {
+	case <-app.kicked:
+	case <-ctx.Done():
+		t.Fatal("the connect hook did not run")
+	}
+	waitFor(t, 5*time.Second, "the closed connection to end", func() bool { return ts.Srv.Stats().Active.Load() == 0 })
+}
