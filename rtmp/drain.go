@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"context"
+	"iter"
 	"time"
 
 	"github.com/scopecast/scopecast/rtmp/amf"
@@ -58,19 +59,23 @@ func (s *Server) closeForShutdown(ctx context.Context, conns []*Conn, drain bool
 	if len(asked) == 0 {
 		return
 	}
-	s.mu.Lock()
-	left := make(map[*Conn]struct{}, len(asked))
-	for _, c := range asked {
-		if _, open := s.conns[c]; open {
-			left[c] = struct{}{}
+	drained := make(chan struct{})
+	s.conns.View(func(live iter.Seq[*Conn]) {
+		open := make(map[*Conn]struct{})
+		for c := range live {
+			open[c] = struct{}{}
 		}
-	}
-	s.drainLeft, s.drained = left, make(chan struct{})
-	drained := s.drained
-	if len(left) == 0 {
-		close(drained)
-	}
-	s.mu.Unlock()
+		left := make(map[*Conn]struct{}, len(asked))
+		for _, c := range asked {
+			if _, ok := open[c]; ok {
+				left[c] = struct{}{}
+			}
+		}
+		s.drainLeft, s.drained = left, drained
+		if len(left) == 0 {
+			close(drained)
+		}
+	})
 
 	d := s.drainTimeout(ctx)
 	s.logger().Info("draining: asked clients to reconnect", "clients", len(asked), "timeout", d)
@@ -82,10 +87,8 @@ func (s *Server) closeForShutdown(ctx context.Context, conns []*Conn, drain bool
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	s.mu.Lock()
-	n := len(s.drainLeft)
-	s.drainLeft = nil
-	s.mu.Unlock()
+	var n int
+	s.conns.View(func(iter.Seq[*Conn]) { n, s.drainLeft = len(s.drainLeft), nil })
 	s.logger().Info("drain ended", "left_by_themselves", len(asked)-n, "closed", n, "took", time.Since(start).Round(time.Millisecond))
 	for _, c := range asked {
 		c.Close(scope.ErrShutdown) // a connection that ended already ignores it
@@ -103,8 +106,8 @@ func (s *Server) drainTimeout(ctx context.Context) time.Duration {
 	return max(d, 0)
 }
 
-// drainDone tells a draining Shutdown that c has ended (called with s.mu
-// held, as c leaves the server's set).
+// drainDone tells a draining Shutdown that c has ended (called under the
+// connection set's lock, as c leaves it).
 func (s *Server) drainDone(c *Conn) {
 	if s.drainLeft == nil {
 		return

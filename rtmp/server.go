@@ -11,12 +11,15 @@ package rtmp
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/conntrack"
 	"github.com/scopecast/scopecast/scope"
 )
 
@@ -114,12 +117,15 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*Conn]struct{}
 	closed    bool
+
+	// The open connections and their serving goroutines. Under its lock
+	// (Remove's ended function, View), also the drain's bookkeeping:
+	conns     conntrack.Set[*Conn]
 	drainLeft map[*Conn]struct{} // asked to reconnect and still open (drain.go)
 	drained   chan struct{}      // closed when drainLeft empties
-	wg        sync.WaitGroup
-	nextID    atomic.Uint64
+
+	nextID atomic.Uint64
 }
 
 // Stats are the server's counters, read with atomic loads.
@@ -237,47 +243,29 @@ func (s *Server) isClosed() bool {
 // "rtmps"). RTMPT adapts each HTTP session to a net.Conn and calls this.
 func (s *Server) ServeConn(nc net.Conn, protocol string) {
 	c := newConn(s, nc, protocol)
-	if !s.track(c, true) {
+	if !s.conns.Enter() {
+		nc.Close()
+		return
+	}
+	defer s.conns.Leave()
+	if !s.conns.Add(c) {
 		nc.Close()
 		return
 	}
 	s.stats.Active.Add(1)
 	defer func() {
 		s.stats.Active.Add(-1)
-		s.track(c, false)
-		s.wg.Done()
+		s.conns.Remove(c, func() {
+			c.retireStatsLocked()
+			s.drainDone(c)
+		})
 	}()
 	c.serve()
 }
 
-func (s *Server) track(c *Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closed {
-			return false
-		}
-		if s.conns == nil {
-			s.conns = make(map[*Conn]struct{})
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1) // under mu, so never after Shutdown started waiting
-		return true
-	}
-	c.retireStatsLocked()
-	delete(s.conns, c)
-	s.drainDone(c)
-	return true
-}
-
 // Conns returns the open connections.
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		out = append(out, c)
-	}
+func (s *Server) Conns() (out []*Conn) {
+	s.conns.View(func(live iter.Seq[*Conn]) { out = slices.Collect(live) })
 	return out
 }
 
@@ -297,23 +285,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for l := range s.listeners {
 		l.Close()
 	}
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
-	s.closeForShutdown(ctx, conns, first && s.DrainTimeout >= 0)
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	s.closeForShutdown(ctx, s.conns.Close(), first && s.DrainTimeout >= 0)
+	err := s.conns.Wait(ctx)
 	s.stopRecordings()
 	return err
 }

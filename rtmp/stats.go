@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"errors"
+	"iter"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -71,9 +72,10 @@ type ProtocolStats struct {
 // protoCounters are one transport's live counters.
 type protoCounters struct {
 	opened atomic.Uint64
-	// The bytes of the transport's connections that ended (Server.mu): a
-	// transport's totals are these plus its open connections' own counters,
-	// so a write adds to its connection's counter only.
+	// The bytes of the transport's connections that ended (under the
+	// connection set's lock): a transport's totals are these plus its open
+	// connections' own counters, so a write adds to its connection's
+	// counter only.
 	endedIn, endedOut uint64
 }
 
@@ -119,8 +121,8 @@ func (c *Conn) countIn(n uint64) { c.cs.in.Add(n) }
 func (c *Conn) countOut(n uint64) { c.cs.out.Add(n) }
 
 // retireStatsLocked moves an ended connection's bytes into its transport's
-// totals. Server.mu held, in the same step that forgets the connection, so
-// that ProtocolStats never counts it twice nor loses it.
+// totals. Under the connection set's lock, in the same step that forgets
+// the connection, so that ProtocolStats never counts it twice nor loses it.
 func (c *Conn) retireStatsLocked() {
 	c.cs.proto.endedIn += c.cs.in.Load()
 	c.cs.proto.endedOut += c.cs.out.Load()
@@ -154,25 +156,26 @@ func (s *Server) ProtocolStats() []ProtocolStats {
 		in, out uint64
 	}
 	by := make(map[*protoCounters]*sums)
-	s.mu.Lock()
-	s.ext.mu.Lock()
-	for _, p := range s.ext.protos {
-		by[p] = &sums{in: p.endedIn, out: p.endedOut}
-	}
-	for c := range s.conns {
-		if t := by[c.cs.proto]; t != nil {
-			t.active++
-			t.in += c.cs.in.Load()
-			t.out += c.cs.out.Load()
+	var out []ProtocolStats
+	s.conns.View(func(live iter.Seq[*Conn]) {
+		s.ext.mu.Lock()
+		defer s.ext.mu.Unlock()
+		for _, p := range s.ext.protos {
+			by[p] = &sums{in: p.endedIn, out: p.endedOut}
 		}
-	}
-	out := make([]ProtocolStats, 0, len(s.ext.protos))
-	for name, p := range s.ext.protos {
-		t := by[p]
-		out = append(out, ProtocolStats{Protocol: name, Active: t.active, Opened: p.opened.Load(), BytesIn: t.in, BytesOut: t.out})
-	}
-	s.ext.mu.Unlock()
-	s.mu.Unlock()
+		for c := range live {
+			if t := by[c.cs.proto]; t != nil {
+				t.active++
+				t.in += c.cs.in.Load()
+				t.out += c.cs.out.Load()
+			}
+		}
+		out = make([]ProtocolStats, 0, len(s.ext.protos))
+		for name, p := range s.ext.protos {
+			t := by[p]
+			out = append(out, ProtocolStats{Protocol: name, Active: t.active, Opened: p.opened.Load(), BytesIn: t.in, BytesOut: t.out})
+		}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Protocol < out[j].Protocol })
 	return out
 }
