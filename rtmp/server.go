@@ -160,9 +160,6 @@ func orDefault[T int | int64 | uint32 | time.Duration](v, d T) T {
 	return d
 }
 
-// orDur is orDefault for durations (writer.go).
-func orDur(v, d time.Duration) time.Duration { return orDefault(v, d) }
-
 // ListenAndServe listens on addr (":1935" when empty) and serves.
 func (s *Server) ListenAndServe(addr string) error {
 	if addr == "" {

@@ -27,7 +27,7 @@ const (
 )
 
 // outItem is one instruction for the writer goroutine.
-// It is kept small (40 bytes): every connection's queue holds DefaultOutQueue
+// It is kept small (32 bytes): every connection's queue holds DefaultOutQueue
 // of them.
 type outItem struct {
 	op   outOp
@@ -83,7 +83,7 @@ type writerState struct {
 func (w *writerState) init(c *Conn) {
 	w.chunkSize = chunk.DefaultChunkSize
 	w.bufs = make([][]byte, 0, 2*popBatch)
-	w.timeout = orDur(c.srv.WriteTimeout, DefaultWriteTimeout)
+	w.timeout = orDefault(c.srv.WriteTimeout, DefaultWriteTimeout)
 	w.merge = c.srv.MergeWindow
 	if w.merge == 0 {
 		w.merge = DefaultMergeWindow
@@ -113,7 +113,7 @@ func (c *Conn) writeLoop() {
 		}
 	}()
 	w := &c.w
-	ping := time.NewTicker(orDur(c.srv.PingInterval, DefaultPingInterval))
+	ping := time.NewTicker(orDefault(c.srv.PingInterval, DefaultPingInterval))
 	defer ping.Stop()
 	merge := time.NewTimer(time.Hour)
 	merge.Stop()
