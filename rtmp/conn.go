@@ -75,7 +75,7 @@ type Conn struct {
 	// write it — the writer holds it from each wake-up to the end of its
 	// write, a fan-out for one non-blocking write — and partial what a
 	// non-blocking write left: the token's next holder writes it first.
-	raw        syscall.RawConn
+	raw        *rawSocket
 	wtok       atomic.Bool
 	partial    []byte
 	ctx        context.Context // cancelled when the connection must stop; the client's calls run under it
@@ -155,9 +155,13 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 	c.initStats()
 	switch sc := nc.(type) {
 	case *net.TCPConn:
-		c.raw, _ = sc.SyscallConn()
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.raw = newRawSocket(rc)
+		}
 	case *net.UnixConn:
-		c.raw, _ = sc.SyscallConn()
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.raw = newRawSocket(rc)
+		}
 	}
 	if ss, ok := nc.(*rtmptSession); ok {
 		ss.connID.Store(&id) // for the session's own log lines

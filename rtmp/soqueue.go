@@ -111,7 +111,7 @@ func (c *Conn) writeSODirect(it soItem) (written bool, err error) {
 	if len(b) == 0 { // nothing for this subscriber
 		return true, nil
 	}
-	n, werr := rawWrite(c.raw, b)
+	n, werr := c.raw.Write(b)
 	c.countOut(uint64(n))
 	switch {
 	case werr != nil:
@@ -152,16 +152,36 @@ func (c *Conn) soBytes(it soItem) []byte {
 	return b
 }
 
-// rawWrite makes one non-blocking write of b: it returns the bytes written
-// (0 when the socket buffer is full or the write deadline passed) and any
-// other error.
-func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
-	var n int
-	var werr error
-	err := rc.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), b)
-		return true // never wait for the socket: the writer does that
-	})
+// rawSocket makes non-blocking writes to a plain TCP or Unix socket, for the
+// holder of the connection's write token (Conn.wtok). The write function is
+// bound once: a closure per write would escape through RawConn.Write and cost
+// an allocation on every write of a fan-out.
+type rawSocket struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // s.write
+	b   []byte
+	n   int
+	err error
+}
+
+func newRawSocket(rc syscall.RawConn) *rawSocket {
+	s := &rawSocket{rc: rc}
+	s.fn = s.write
+	return s
+}
+
+func (s *rawSocket) write(fd uintptr) bool {
+	s.n, s.err = syscall.Write(int(fd), s.b)
+	return true // never wait for the socket: the writer does that
+}
+
+// Write makes one non-blocking write of b: it returns the bytes written (0
+// when the socket buffer is full or the write deadline passed) and any other
+// error. The caller holds the write token.
+func (s *rawSocket) Write(b []byte) (int, error) {
+	s.b, s.n, s.err = b, 0, nil
+	err := s.rc.Write(s.fn)
+	s.b = nil
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, nil
@@ -169,12 +189,12 @@ func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
 		return 0, err
 	}
 	switch {
-	case werr == syscall.EAGAIN || werr == syscall.EINTR:
+	case s.err == syscall.EAGAIN || s.err == syscall.EINTR:
 		return 0, nil
-	case werr != nil:
-		return 0, werr
+	case s.err != nil:
+		return 0, s.err
 	}
-	return n, nil
+	return s.n, nil
 }
 
 // takeSO moves every queued batch into this round's segments, in order.
