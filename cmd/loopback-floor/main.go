@@ -12,6 +12,11 @@
 // start to its delivery at the last connection, and both processes' CPU.
 //
 //	go run ./cmd/loopback-floor -rounds -n 1000 -size 350 -period 5ms -d 10s
+//
+// With -epoll as well, the reader takes its sockets off Go's poller and reads
+// them from two epoll loops, one read per readiness (a goroutine per
+// connection reads until EAGAIN: two reads per delivery): what a load tool
+// would save with a hand-made event loop (Linux only).
 package main
 
 import (
@@ -25,6 +30,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/scopecast/scopecast/cmd/internal/procstat"
@@ -47,10 +54,11 @@ func main() {
 	rounds := flag.Bool("rounds", false, "fan-out rounds: the same bytes to every connection each period, latency to the last")
 	workers := flag.Int("workers", 2, "writer goroutines of a round (-rounds)")
 	read := flag.String("read", "", "reader mode: address")
+	useEpoll := flag.Bool("epoll", false, "reader (-rounds): two epoll loops, one read per readiness, instead of a goroutine per connection")
 	flag.Parse()
 	if *read != "" {
 		if *rounds {
-			readRounds(*read, *n)
+			readRounds(*read, *n, *useEpoll)
 			return
 		}
 		var wg sync.WaitGroup
@@ -66,7 +74,7 @@ func main() {
 		return
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	cmd := exec.Command(os.Args[0], "-read", l.Addr().String(), "-n", strconv.Itoa(*n), "-rounds="+strconv.FormatBool(*rounds))
+	cmd := exec.Command(os.Args[0], "-read", l.Addr().String(), "-n", strconv.Itoa(*n), "-rounds="+strconv.FormatBool(*rounds), "-epoll="+strconv.FormatBool(*useEpoll))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Start()
 	conns := make([]net.Conn, *n)
@@ -139,40 +147,104 @@ func writeRounds(conns []net.Conn, size int, period, dur time.Duration, workers 
 }
 
 // readRounds reads every conn and reports, per round, the latest arrival.
-func readRounds(addr string, n int) {
+func readRounds(addr string, n int, useEpoll bool) {
 	var mu sync.Mutex
 	last := map[int64]int64{} // round start → latest arrival − start
+	type rconn struct {
+		buf  []byte
+		have int
+	}
+	// consume takes k new bytes of rc and records the rounds they complete.
+	consume := func(rc *rconn, k int) {
+		now := time.Now().UnixNano()
+		rc.have += k
+		for rc.have >= 12 {
+			start, ln := int64(binary.BigEndian.Uint64(rc.buf)), int(binary.BigEndian.Uint32(rc.buf[8:]))
+			if rc.have < ln {
+				break
+			}
+			mu.Lock()
+			last[start] = max(last[start], now-start)
+			mu.Unlock()
+			rc.have = copy(rc.buf, rc.buf[ln:rc.have])
+		}
+	}
 	var wg sync.WaitGroup
 	t0, c0 := time.Now(), cpuSeconds()
-	for range n {
+	var eps [2]int
+	if useEpoll {
+		for i := range eps {
+			var err error
+			if eps[i], err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+				panic(err)
+			}
+		}
+	}
+	rcs := map[int]*rconn{}
+	for i := range n {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			panic(err)
 		}
+		rc := &rconn{buf: make([]byte, 1<<16)}
+		if useEpoll {
+			f, err := c.(*net.TCPConn).File()
+			if err != nil {
+				panic(err)
+			}
+			c.Close()
+			fd := int(f.Fd())
+			syscall.SetNonblock(fd, true)
+			rcs[fd] = rc
+			ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+			if err := syscall.EpollCtl(eps[i%2], syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+				panic(err)
+			}
+			defer f.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 1<<16)
-			have := 0
 			for {
-				k, err := c.Read(buf[have:])
+				k, err := c.Read(rc.buf[rc.have:])
 				if err != nil {
 					return
 				}
-				now := time.Now().UnixNano()
-				have += k
-				for have >= 12 {
-					start, ln := int64(binary.BigEndian.Uint64(buf)), int(binary.BigEndian.Uint32(buf[8:]))
-					if have < ln {
-						break
-					}
-					mu.Lock()
-					last[start] = max(last[start], now-start)
-					mu.Unlock()
-					have = copy(buf, buf[ln:have])
-				}
+				consume(rc, k)
 			}
 		}()
+	}
+	if useEpoll {
+		var open atomic.Int64
+		open.Store(int64(n))
+		for _, ep := range eps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				evs := make([]syscall.EpollEvent, 128)
+				for open.Load() > 0 {
+					m, err := syscall.EpollWait(ep, evs, 100)
+					if err != nil && err != syscall.EINTR {
+						panic(err)
+					}
+					for _, ev := range evs[:max(m, 0)] {
+						fd := int(ev.Fd)
+						rc := rcs[fd]
+						k, err := syscall.Read(fd, rc.buf[rc.have:])
+						if err == syscall.EAGAIN {
+							continue
+						}
+						if k <= 0 {
+							syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, fd, nil)
+							open.Add(-1)
+							continue
+						}
+						consume(rc, k)
+					}
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	el := time.Since(t0).Seconds()
