@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -562,7 +563,8 @@ func (so *SharedObject) readyEndLocked() uint64 {
 // subscribers: a batch that comes in the middle of a sweep goes to the subscribers not
 // yet visited at once, and to the others in the next sweep. A sweep starts at most once
 // per window (the batches wait for its end), so a subscriber gets at most about one
-// call, and one write, per window. so.mu held; released while handing out.
+// call, and one write, per window. A sweep of many subscribers is split over
+// goroutines (sweepSplit). so.mu held; released while handing out.
 func (so *SharedObject) sweepLocked(window time.Duration) {
 	for {
 		so.trimLocked()
@@ -585,12 +587,7 @@ func (so *SharedObject) sweepLocked(window time.Duration) {
 		sw := sweep{so: so, base: so.base, end: end, log: so.queue[:end-so.base], ls: so.listeners}
 		so.mu.Unlock()
 		sw.notify()
-		for i, m := range subs {
-			if i%sweepCheck == sweepCheck-1 {
-				sw.extend()
-			}
-			sw.visit(m)
-		}
+		sw.visitAll(subs)
 		so.mu.Lock()
 		so.dropLocked(sw.failed)
 	}
@@ -598,6 +595,61 @@ func (so *SharedObject) sweepLocked(window time.Duration) {
 
 // sweepCheck is how many subscribers a sweep visits between two looks for new batches.
 const sweepCheck = 32
+
+// sweepSplit is the fewest subscribers a sweep gives a goroutine of its own: a sweep of
+// more is shared by up to GOMAXPROCS goroutines, each visiting a part of the
+// subscribers, so that it takes both cores of a two-core server rather than one (and
+// less of its time is lost when another thread preempts one of them).
+const sweepSplit = 256
+
+// visitAll visits subs, split over goroutines when there are many (see sweepSplit).
+// Only this sweep shows the listeners new batches; at the end it shows them what the
+// helpers took last too.
+func (sw *sweep) visitAll(subs []*member) {
+	k := min(runtime.GOMAXPROCS(0), len(subs)/sweepSplit)
+	if k <= 1 {
+		sw.visitPart(subs, false)
+		return
+	}
+	per := (len(subs) + k - 1) / k
+	helpers := make([]sweep, k-1)
+	var wg sync.WaitGroup
+	for i := range helpers {
+		h := &helpers[i]
+		*h = sweep{so: sw.so, base: sw.base, end: sw.end, log: sw.log, ls: sw.ls, helper: true}
+		part := subs[min((i+1)*per, len(subs)):min((i+2)*per, len(subs))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.visitPart(part, true)
+		}()
+	}
+	sw.visitPart(subs[:per], true)
+	wg.Wait()
+	for i := range helpers {
+		h := &helpers[i]
+		sw.failed = append(sw.failed, h.failed...)
+		if h.end > sw.end {
+			sw.log, sw.end, sw.ls = h.log, h.end, h.ls
+		}
+	}
+	sw.notify()
+}
+
+// visitPart visits subs in order, looking for new batches every sweepCheck of them. A
+// part of a split sweep then also yields: its goroutines hold every P, and the
+// goroutines that make the batches (a writer's connection) must run meanwhile.
+func (sw *sweep) visitPart(subs []*member, yield bool) {
+	for i, m := range subs {
+		if i%sweepCheck == sweepCheck-1 {
+			sw.extend()
+			if yield {
+				runtime.Gosched()
+			}
+		}
+		sw.visit(m)
+	}
+}
 
 // trimLocked drops the batches the listeners were shown and every subscriber has been
 // handed.
@@ -614,7 +666,7 @@ func (so *SharedObject) trimLocked() {
 	so.base = low
 }
 
-// sweep is one pass of the merged fan-out (the drainer's).
+// sweep is one pass of the merged fan-out (the drainer's), or a helper's part of one.
 type sweep struct {
 	so        *SharedObject
 	base, end uint64  // the queue's head seq, and the end of what this sweep hands out
@@ -623,6 +675,7 @@ type sweep struct {
 	from      uint64 // the last run made, for subscribers whose cursor was from
 	run       *Run
 	failed    []failure
+	helper    bool // a part of a split sweep other than the drainer's: shows the listeners nothing
 }
 
 // extend takes the batches that became ready since the sweep began.
@@ -635,7 +688,9 @@ func (sw *sweep) extend() {
 		sw.run = nil
 	}
 	so.mu.Unlock()
-	sw.notify()
+	if !sw.helper {
+		sw.notify()
+	}
 }
 
 // notify shows the listeners the events of the batches not shown yet, in order.

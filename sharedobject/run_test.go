@@ -2,6 +2,7 @@ package sharedobject
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -304,5 +305,70 @@ func TestRunAcrossJoin(t *testing.T) {
 	}
 	if want := []string{"use success:", "clear:", "change:k0", "change:k1", "change:k2"}; !slices.Equal(keys, want) {
 		t.Fatalf("C saw %q, want %q", keys, want)
+	}
+}
+
+// TestSplitSweep: a sweep of many subscribers is shared by two goroutines (GOMAXPROCS
+// 2). Batches written in the middle of it, from a subscriber of each part, reach every
+// subscriber exactly once and in order, the listener sees each batch once and in order,
+// and the queue is empty after the sweeps.
+func TestSplitSweep(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	n := 2*sweepSplit + 7
+	subs := make([]*runSub, n)
+	for i := range subs {
+		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
+		c.Apply(subs[i], use("chat", false))
+	}
+	o := c.Lookup("chat")
+	o.endHold() // the held joins
+	quietSpell(o)
+	for _, s := range subs {
+		s.reset()
+	}
+	var mu sync.Mutex
+	var seen []string
+	o.AddListener(ListenerFunc(func(so *SharedObject, ev OriginEvent) {
+		mu.Lock()
+		seen = append(seen, ev.Key)
+		mu.Unlock()
+	}))
+	// One subscriber in each half writes a batch when it is first visited.
+	for _, at := range []int{5, n - 5} {
+		hook := &hookSub{runSub: subs[at]}
+		key := fmt.Sprint("w", at)
+		hook.fn = func() { o.SetAttribute("", key, 1.0) }
+		o.mu.Lock()
+		for _, m := range o.subs {
+			if m.id == subs[at].id {
+				m.sub, m.run = hook, hook
+			}
+		}
+		o.mu.Unlock()
+	}
+	o.SetAttribute("", "k", 0.0) // after a quiet spell: a sweep at once
+	o.endHold()                  // the batches the hooks wrote, to those not given them yet
+	for i, s := range subs {
+		ds := s.deliveries()
+		if len(s.types()) != 3 {
+			t.Fatalf("subscriber %d saw %v, want 3 changes", i, s.types())
+		}
+		for j := 1; j < len(ds); j++ {
+			if ds[j].Version() <= ds[j-1].Version() {
+				t.Fatalf("subscriber %d: version %d after %d", i, ds[j].Version(), ds[j-1].Version())
+			}
+		}
+	}
+	mu.Lock()
+	got := slices.Clone(seen)
+	mu.Unlock()
+	if len(got) != 3 || got[0] != "k" || !slices.Contains(got, "w5") || !slices.Contains(got, fmt.Sprint("w", n-5)) {
+		t.Fatalf("listener saw %q, want k then the two writes once each", got)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) != 0 || o.notified != o.base {
+		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified, o.base)
 	}
 }
