@@ -64,7 +64,10 @@
 // ready during a sweep goes to the subscribers not yet visited in the same sweep. A
 // [RunSubscriber] gets one DeliverRun per sweep (the RTMP connection frames a run once
 // for every subscriber without events of its own and writes it to the socket at once);
-// other subscribers get each batch by Deliver, in the same order.
+// other subscribers get each batch by Deliver, in the same order. A sweep of many
+// subscribers (512 or more) is shared by up to GOMAXPROCS goroutines, each visiting a
+// part of them, so Deliver and DeliverRun may run concurrently for different
+// subscribers (never for the same one).
 //
 // Joining (use): the subscriber receives use success, then clear for transient objects
 // only (Red5's SharedObject.register does the same: a persistent object's client may

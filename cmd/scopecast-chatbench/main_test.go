@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,13 @@ import (
 )
 
 // startServer runs an in-process server: the chat app with presence, the
-// RTMP server and the WebSocket bridge, as cmd/scopecast mounts them. It
-// returns the ws:// and rtmp:// URLs of room /chat/bench.
-func startServer(t *testing.T) (wsURL, rtmpURL string) {
+// RTMP server and the WebSocket bridge, as cmd/scopecast mounts them, with
+// the shared objects' merge window (0: none). It returns the ws:// and
+// rtmp:// URLs of room /chat/bench.
+func startServer(t *testing.T, window time.Duration) (wsURL, rtmpURL string) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	scopes := scope.New(scope.Options{Logger: log})
+	scopes := scope.New(scope.Options{Logger: log, SharedObjectMergeWindow: window})
 	app := chat.New()
 	app.Presence = true
 	if err := scopes.Register(chat.Name, app); err != nil {
@@ -59,7 +61,7 @@ func startServer(t *testing.T) (wsURL, rtmpURL string) {
 func TestRunInProcess(t *testing.T) {
 	for _, mode := range []string{ModeChat, ModeSend} {
 		t.Run(mode, func(t *testing.T) {
-			wsURL, rtmpURL := startServer(t)
+			wsURL, rtmpURL := startServer(t, 0)
 			cfg := Config{
 				WSURL: wsURL, RTMPURL: rtmpURL, WSClients: 8, RTMPClients: 3,
 				Rate: 40, RTMPShare: 0.3, Duration: time.Second, Mode: mode,
@@ -107,6 +109,33 @@ func TestRunInProcess(t *testing.T) {
 				t.Errorf("first receiver %+v, last %+v", f, rep.LastReceiver)
 			}
 		})
+	}
+}
+
+// With the merge window and 520 subscribers the object's sweeps are split
+// over goroutines (sharedobject's sweepSplit, at GOMAXPROCS 2 or more): under
+// the race detector, every change still reaches every other client once.
+func TestRunInProcessSplitSweeps(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	wsURL, rtmpURL := startServer(t, 5*time.Millisecond)
+	cfg := Config{
+		WSURL: wsURL, RTMPURL: rtmpURL, WSClients: 8, RTMPClients: 512,
+		Rate: 200, RTMPShare: 0.9, Duration: time.Second, Mode: ModeChat,
+		Settle: 100 * time.Millisecond, Drain: 20 * time.Second, Seed: 7,
+	}
+	rep, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Deliveries
+	if want := int64(rep.Run.Sent * 519); rep.Run.Sent != 200 || d.Expected != want || d.Received != want || !rep.Run.Complete {
+		t.Errorf("sent %d, expected %d, received %d, complete %v; want 200 sent, %d in", rep.Run.Sent, d.Expected, d.Received, rep.Run.Complete, want)
+	}
+	if d.Duplicates != 0 || d.Stray != 0 || d.ErrFrames != 0 || d.Disconnected != 0 || d.Acks != d.AcksWanted || len(rep.Errors) != 0 {
+		t.Errorf("duplicates %d, stray %d, error frames %d, disconnected %d, acks %d of %d, errors %v",
+			d.Duplicates, d.Stray, d.ErrFrames, d.Disconnected, d.Acks, d.AcksWanted, rep.Errors)
 	}
 }
 
