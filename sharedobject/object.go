@@ -86,10 +86,12 @@ type SharedObject struct {
 
 	// Merged fan-out (Options.MergeWindow): ready batches wait while holding,
 	// until hold fires at lastOut + the window.
-	lastOut  time.Time // when the last fan-out began
-	seq      uint64    // the next item's seq
-	base     uint64    // the seq of queue[0]
-	notified uint64    // merged fan-out: items below this seq were shown to the listeners (the drainer's)
+	lastOut time.Time // when the last fan-out began
+	seq     uint64    // the next item's seq
+	base    uint64    // the seq of queue[0]
+	// merged fan-out: the batches below this seq were shown to the listeners; the
+	// drainer alone moves it, the helpers of a split sweep hand out nothing beyond it.
+	notified atomic.Uint64
 	holding  bool
 	hold     *time.Timer
 }
@@ -603,8 +605,8 @@ const sweepCheck = 32
 const sweepSplit = 256
 
 // visitAll visits subs, split over goroutines when there are many (see sweepSplit).
-// Only this sweep shows the listeners new batches; at the end it shows them what the
-// helpers took last too.
+// Only this sweep (the drainer's) shows the listeners new batches; the helpers take
+// only batches already shown.
 func (sw *sweep) visitAll(subs []*member) {
 	k := min(runtime.GOMAXPROCS(0), len(subs)/sweepSplit)
 	if k <= 1 {
@@ -627,13 +629,8 @@ func (sw *sweep) visitAll(subs []*member) {
 	sw.visitPart(subs[:per], true)
 	wg.Wait()
 	for i := range helpers {
-		h := &helpers[i]
-		sw.failed = append(sw.failed, h.failed...)
-		if h.end > sw.end {
-			sw.log, sw.end, sw.ls = h.log, h.end, h.ls
-		}
+		sw.failed = append(sw.failed, helpers[i].failed...)
 	}
-	sw.notify()
 }
 
 // visitPart visits subs in order, looking for new batches every sweepCheck of them. A
@@ -654,7 +651,7 @@ func (sw *sweep) visitPart(subs []*member, yield bool) {
 // trimLocked drops the batches the listeners were shown and every subscriber has been
 // handed.
 func (so *SharedObject) trimLocked() {
-	low := so.notified
+	low := so.notified.Load()
 	for _, m := range so.subs {
 		if !m.dead.Load() {
 			low = min(low, m.next)
@@ -683,6 +680,9 @@ func (sw *sweep) extend() {
 	so := sw.so
 	so.mu.Lock()
 	end := so.readyEndLocked()
+	if sw.helper {
+		end = min(end, so.notified.Load()) // the listeners see a batch first
+	}
 	if end > sw.end {
 		sw.log, sw.end, sw.ls = so.queue[:end-sw.base], end, so.listeners
 		sw.run = nil
@@ -696,8 +696,9 @@ func (sw *sweep) extend() {
 // notify shows the listeners the events of the batches not shown yet, in order.
 func (sw *sweep) notify() {
 	so := sw.so
-	for ; so.notified < sw.end; so.notified++ {
-		so.show(sw.log[so.notified-sw.base], sw.ls)
+	for n := so.notified.Load(); n < sw.end; n++ {
+		so.show(sw.log[n-sw.base], sw.ls)
+		so.notified.Store(n + 1)
 	}
 }
 

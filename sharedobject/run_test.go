@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -229,8 +230,8 @@ func TestMergedListenerWithoutSubscribers(t *testing.T) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.queue) != 0 || o.notified != o.base {
-		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified, o.base)
+	if len(o.queue) != 0 || o.notified.Load() != o.base {
+		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified.Load(), o.base)
 	}
 }
 
@@ -310,8 +311,8 @@ func TestRunAcrossJoin(t *testing.T) {
 
 // TestSplitSweep: a sweep of many subscribers is shared by two goroutines (GOMAXPROCS
 // 2). Batches written in the middle of it, from a subscriber of each part, reach every
-// subscriber exactly once and in order, the listener sees each batch once and in order,
-// and the queue is empty after the sweeps.
+// subscriber exactly once and in order, the listener sees each batch once, in order and
+// before any subscriber gets it, and the queue is empty after the sweeps.
 func TestSplitSweep(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
@@ -327,13 +328,42 @@ func TestSplitSweep(t *testing.T) {
 	for _, s := range subs {
 		s.reset()
 	}
+	// The listener sees w5 (written at the drainer's sixth visit) only once the
+	// helper has visited its whole part: the helper must not hand w5 out meanwhile.
 	var mu sync.Mutex
 	var seen []string
+	helperDone := make(chan struct{})
 	o.AddListener(ListenerFunc(func(so *SharedObject, ev OriginEvent) {
+		if ev.Key == "w5" {
+			select {
+			case <-helperDone:
+			case <-time.After(10 * time.Second):
+				t.Error("the helper did not reach the last subscriber")
+			}
+		}
 		mu.Lock()
 		seen = append(seen, ev.Key)
 		mu.Unlock()
 	}))
+	// Every subscriber checks that the listener saw each change before it.
+	var early atomic.Int64
+	o.mu.Lock()
+	for i, m := range o.subs {
+		ss := &shownSub{runSub: m.run.(*runSub), shown: func(d *Delivery) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ev := range d.Events() {
+				if !slices.Contains(seen, ev.Key) {
+					early.Add(1)
+				}
+			}
+		}}
+		if i == n-1 {
+			ss.first = func() { close(helperDone) }
+		}
+		m.sub, m.run = ss, ss
+	}
+	o.mu.Unlock()
 	// One subscriber in each half writes a batch when it is first visited.
 	for _, at := range []int{5, n - 5} {
 		hook := &hookSub{runSub: subs[at]}
@@ -360,6 +390,9 @@ func TestSplitSweep(t *testing.T) {
 			}
 		}
 	}
+	if n := early.Load(); n != 0 {
+		t.Fatalf("%d changes reached a subscriber before the listener", n)
+	}
 	mu.Lock()
 	got := slices.Clone(seen)
 	mu.Unlock()
@@ -368,7 +401,36 @@ func TestSplitSweep(t *testing.T) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.queue) != 0 || o.notified != o.base {
-		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified, o.base)
+	if len(o.queue) != 0 || o.notified.Load() != o.base {
+		t.Fatalf("after the sweeps: %d batches queued, notified %d, base %d", len(o.queue), o.notified.Load(), o.base)
+	}
+}
+
+// shownSub is a runSub that calls shown with each batch it gets, and first (if
+// set) after its first batch.
+type shownSub struct {
+	*runSub
+	shown func(*Delivery)
+	first func()
+	once  sync.Once
+}
+
+func (s *shownSub) DeliverRun(r *Run) error {
+	for _, d := range r.Deliveries() {
+		s.shown(d)
+	}
+	defer s.after()
+	return s.runSub.DeliverRun(r)
+}
+
+func (s *shownSub) Deliver(d *Delivery) error {
+	s.shown(d)
+	defer s.after()
+	return s.runSub.Deliver(d)
+}
+
+func (s *shownSub) after() {
+	if s.first != nil {
+		s.once.Do(s.first)
 	}
 }
