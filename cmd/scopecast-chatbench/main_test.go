@@ -67,23 +67,13 @@ func TestRunInProcess(t *testing.T) {
 				Rate: 40, RTMPShare: 0.3, Duration: time.Second, Mode: mode,
 				Settle: 100 * time.Millisecond, Drain: 10 * time.Second, Seed: 7,
 			}
-			rep, err := Run(context.Background(), cfg, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := runExactlyOnce(t, cfg)
 			var out bytes.Buffer
 			rep.WriteText(&out)
 			t.Log("\n" + out.String())
 			d := rep.Deliveries
-			if rep.Run.Sent != 40 || rep.Run.SentWS == 0 || rep.Run.SentRTMP == 0 {
-				t.Errorf("sent %d (%d ws, %d rtmp); want 40 from both kinds", rep.Run.Sent, rep.Run.SentWS, rep.Run.SentRTMP)
-			}
-			if want := int64(rep.Run.Sent * 10); d.Expected != want || d.Received != want || d.Lost != 0 || !rep.Run.Complete {
-				t.Errorf("expected %d, received %d, lost %d, complete %v; want %d, all in", d.Expected, d.Received, d.Lost, rep.Run.Complete, want)
-			}
-			if d.Duplicates != 0 || d.Stray != 0 || d.ErrFrames != 0 || d.Disconnected != 0 || len(rep.Errors) != 0 {
-				t.Errorf("duplicates %d, stray %d, error frames %d, disconnected %d, errors %v; want none",
-					d.Duplicates, d.Stray, d.ErrFrames, d.Disconnected, rep.Errors)
+			if rep.Run.SentWS == 0 || rep.Run.SentRTMP == 0 {
+				t.Errorf("sent %d ws, %d rtmp; want both kinds", rep.Run.SentWS, rep.Run.SentRTMP)
 			}
 			wantEchoes := int64(0)
 			if mode == ModeSend {
@@ -125,18 +115,29 @@ func TestRunInProcessSplitSweeps(t *testing.T) {
 		Rate: 200, RTMPShare: 0.9, Duration: time.Second, Mode: ModeChat,
 		Settle: 100 * time.Millisecond, Drain: 20 * time.Second, Seed: 7,
 	}
+	if d := runExactlyOnce(t, cfg).Deliveries; d.Acks != d.AcksWanted {
+		t.Errorf("acks %d of %d", d.Acks, d.AcksWanted)
+	}
+}
+
+// runExactlyOnce runs cfg and checks that it sent every message of its rate
+// and duration and that each reached every other client exactly once.
+func runExactlyOnce(t *testing.T, cfg Config) *Report {
+	t.Helper()
 	rep, err := Run(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := rep.Deliveries
-	if want := int64(rep.Run.Sent * 519); rep.Run.Sent != 200 || d.Expected != want || d.Received != want || !rep.Run.Complete {
-		t.Errorf("sent %d, expected %d, received %d, complete %v; want 200 sent, %d in", rep.Run.Sent, d.Expected, d.Received, rep.Run.Complete, want)
+	sent := int(cfg.Rate * cfg.Duration.Seconds())
+	if want := int64(sent * (cfg.WSClients + cfg.RTMPClients - 1)); rep.Run.Sent != sent || d.Expected != want || d.Received != want || d.Lost != 0 || !rep.Run.Complete {
+		t.Errorf("sent %d, expected %d, received %d, lost %d, complete %v; want %d sent, %d in", rep.Run.Sent, d.Expected, d.Received, d.Lost, rep.Run.Complete, sent, want)
 	}
-	if d.Duplicates != 0 || d.Stray != 0 || d.ErrFrames != 0 || d.Disconnected != 0 || d.Acks != d.AcksWanted || len(rep.Errors) != 0 {
-		t.Errorf("duplicates %d, stray %d, error frames %d, disconnected %d, acks %d of %d, errors %v",
-			d.Duplicates, d.Stray, d.ErrFrames, d.Disconnected, d.Acks, d.AcksWanted, rep.Errors)
+	if d.Duplicates != 0 || d.Stray != 0 || d.ErrFrames != 0 || d.Disconnected != 0 || len(rep.Errors) != 0 {
+		t.Errorf("duplicates %d, stray %d, error frames %d, disconnected %d, errors %v; want none",
+			d.Duplicates, d.Stray, d.ErrFrames, d.Disconnected, rep.Errors)
 	}
+	return rep
 }
 
 // The -rate and -ramp values are benchutil.ParsePerSecond's (tested there).
