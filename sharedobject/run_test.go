@@ -1,6 +1,7 @@
 package sharedobject
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -312,7 +313,8 @@ func TestRunAcrossJoin(t *testing.T) {
 // TestSplitSweep: a sweep of many subscribers is shared by two goroutines (GOMAXPROCS
 // 2). Batches written in the middle of it, from a subscriber of each part, reach every
 // subscriber exactly once and in order, the listener sees each batch once, in order and
-// before any subscriber gets it, and the queue is empty after the sweeps.
+// before any subscriber gets it, a subscriber that fails in the helper's part is
+// dropped, and the queue is empty after the sweeps.
 func TestSplitSweep(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
@@ -361,6 +363,9 @@ func TestSplitSweep(t *testing.T) {
 		if i == n-1 {
 			ss.first = func() { close(helperDone) }
 		}
+		if i == n-3 {
+			ss.fail = true // dropped by the helper
+		}
 		m.sub, m.run = ss, ss
 	}
 	o.mu.Unlock()
@@ -379,7 +384,13 @@ func TestSplitSweep(t *testing.T) {
 	}
 	o.SetAttribute("", "k", 0.0) // after a quiet spell: a sweep at once
 	o.endHold()                  // the batches the hooks wrote, to those not given them yet
+	if o.Subscribers() != n-1 || c.Dropped() != 1 {
+		t.Fatalf("%d subscribers, %d dropped; want %d, the failing one", o.Subscribers(), c.Dropped(), n-1)
+	}
 	for i, s := range subs {
+		if i == n-3 {
+			continue
+		}
 		ds := s.deliveries()
 		if len(s.types()) != 3 {
 			t.Fatalf("subscriber %d saw %v, want 3 changes", i, s.types())
@@ -407,15 +418,21 @@ func TestSplitSweep(t *testing.T) {
 }
 
 // shownSub is a runSub that calls shown with each batch it gets, and first (if
-// set) after its first batch.
+// set) after its first batch; with fail, its deliveries fail.
 type shownSub struct {
 	*runSub
 	shown func(*Delivery)
 	first func()
 	once  sync.Once
+	fail  bool
 }
 
+var errTestFail = errors.New("test subscriber fails")
+
 func (s *shownSub) DeliverRun(r *Run) error {
+	if s.fail {
+		return errTestFail
+	}
 	for _, d := range r.Deliveries() {
 		s.shown(d)
 	}
@@ -424,6 +441,9 @@ func (s *shownSub) DeliverRun(r *Run) error {
 }
 
 func (s *shownSub) Deliver(d *Delivery) error {
+	if s.fail {
+		return errTestFail
+	}
 	s.shown(d)
 	defer s.after()
 	return s.runSub.Deliver(d)
