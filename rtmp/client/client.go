@@ -83,10 +83,6 @@ type Options struct {
 	// Messages queued while a method waits are copied and stay valid until
 	// ReadMessage returns them.
 	ReusePayloads bool
-	// DialContext, if set, opens the TCP connection of an rtmp:// URL
-	// instead of a net.Dialer (e.g. to wrap it); LocalAddr is then its
-	// business. RTMPT sessions dial their HTTP connection themselves.
-	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Handler answers a server → client call; see Conn.HandleCall.
@@ -144,8 +140,6 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 	var nc net.Conn
 	if t.rtmpt {
 		nc, err = dialRTMPT(ctx, t, opts.LocalAddr, timeout)
-	} else if opts.DialContext != nil {
-		nc, err = opts.DialContext(ctx, "tcp", t.addr)
 	} else {
 		d := net.Dialer{LocalAddr: opts.LocalAddr}
 		nc, err = d.DialContext(ctx, "tcp", t.addr)

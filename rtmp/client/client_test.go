@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -131,44 +129,6 @@ func TestDialConnect(t *testing.T) {
 			}
 		})
 	}
-}
-
-// Options.DialContext opens the connection: its conn carries the session.
-func TestDialContext(t *testing.T) {
-	base := startServer(t)
-	var dials []string
-	var read atomic.Int64
-	opts := client.Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dials = append(dials, network+" "+addr)
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, network, addr)
-		return &countConn{Conn: nc, n: &read}, err
-	}}
-	c := dial(t, base+"/live", opts)
-	if _, err := c.Call(testCtx(t), "getLiveStreams"); err != nil {
-		t.Fatal(err)
-	}
-	if want := "tcp " + strings.TrimPrefix(base, "rtmp://"); len(dials) != 1 || dials[0] != want {
-		t.Fatalf("dials %q, want one to %q", dials, want)
-	}
-	if read.Load() == 0 || uint64(read.Load()) != c.BytesRead()+uint64(c.Buffered())+handshakeBytes {
-		t.Fatalf("the conn read %d bytes; the client %d (+%d buffered, +%d handshake)", read.Load(), c.BytesRead(), c.Buffered(), handshakeBytes)
-	}
-}
-
-// handshakeBytes is what a server's handshake sends: S0, S1 and S2.
-const handshakeBytes = 1 + 1536 + 1536
-
-// countConn counts the bytes read through it.
-type countConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c *countConn) Read(p []byte) (int, error) {
-	k, err := c.Conn.Read(p)
-	c.n.Add(int64(k))
-	return k, err
 }
 
 func TestConnectInvalidApp(t *testing.T) {
