@@ -282,33 +282,43 @@ func TestReader(t *testing.T) {
 			if !peek {
 				name += "/nopeek"
 			}
-			t.Run(name, func(t *testing.T) {
-				var src io.Reader = bufio.NewReader(bytes.NewReader(tc.in))
-				if !peek {
-					src = plainReader{bytes.NewReader(tc.in)}
+			for _, reuse := range []bool{false, true} {
+				if reuse {
+					name += "/reuse"
 				}
-				r := NewReader(src, tc.lim)
-				got, err := readAll(r)
-				wantErr := tc.err
-				if wantErr == nil {
-					wantErr = io.EOF
-				}
-				if !errors.Is(err, wantErr) {
-					t.Fatalf("error = %v, want %v", err, wantErr)
-				}
-				if tc.err == nil && err != io.EOF {
-					t.Fatalf("clean end returned %#v, want io.EOF itself", err)
-				}
-				if !reflect.DeepEqual(got, tc.want) {
-					t.Fatalf("messages:\n got %+v\nwant %+v", got, tc.want)
-				}
-				if tc.err == nil && r.BytesRead() != uint64(len(tc.in)) {
-					t.Fatalf("BytesRead = %d, want %d", r.BytesRead(), len(tc.in))
-				}
-				if tc.chunkSize != 0 && r.ChunkSize() != tc.chunkSize {
-					t.Fatalf("ChunkSize = %d, want %d", r.ChunkSize(), tc.chunkSize)
-				}
-			})
+				t.Run(name, func(t *testing.T) {
+					var src io.Reader = bufio.NewReader(bytes.NewReader(tc.in))
+					if !peek {
+						src = plainReader{bytes.NewReader(tc.in)}
+					}
+					r := NewReader(src, tc.lim)
+					read := readAll
+					if reuse { // the same messages (copied before the next read) and the same end
+						r.SetReusePayloads(true)
+						read = readAllCopy
+					}
+					got, err := read(r)
+					wantErr := tc.err
+					if wantErr == nil {
+						wantErr = io.EOF
+					}
+					if !errors.Is(err, wantErr) {
+						t.Fatalf("error = %v, want %v", err, wantErr)
+					}
+					if tc.err == nil && err != io.EOF {
+						t.Fatalf("clean end returned %#v, want io.EOF itself", err)
+					}
+					if !reflect.DeepEqual(got, tc.want) {
+						t.Fatalf("messages:\n got %+v\nwant %+v", got, tc.want)
+					}
+					if tc.err == nil && r.BytesRead() != uint64(len(tc.in)) {
+						t.Fatalf("BytesRead = %d, want %d", r.BytesRead(), len(tc.in))
+					}
+					if tc.chunkSize != 0 && r.ChunkSize() != tc.chunkSize {
+						t.Fatalf("ChunkSize = %d, want %d", r.ChunkSize(), tc.chunkSize)
+					}
+				})
+			}
 		}
 	}
 }
@@ -389,35 +399,6 @@ func readAllCopy(r *Reader) ([]Message, error) {
 		}
 		m.Payload = append([]byte{}, m.Payload...)
 		got = append(got, m)
-	}
-}
-
-// With reuse on, every case of the table reads the same messages (copied
-// before the next read) and ends with the same error.
-func TestReaderReuseTable(t *testing.T) {
-	for _, tc := range readerCases {
-		for _, peek := range []bool{true, false} {
-			if tc.peekOnly && !peek {
-				continue
-			}
-			var src io.Reader = bufio.NewReader(bytes.NewReader(tc.in))
-			if !peek {
-				src = plainReader{bytes.NewReader(tc.in)}
-			}
-			r := NewReader(src, tc.lim)
-			r.SetReusePayloads(true)
-			got, err := readAllCopy(r)
-			wantErr := tc.err
-			if wantErr == nil {
-				wantErr = io.EOF
-			}
-			if !errors.Is(err, wantErr) {
-				t.Errorf("%s (peek %v): error = %v, want %v", tc.name, peek, err, wantErr)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("%s (peek %v): messages:\n got %+v\nwant %+v", tc.name, peek, got, tc.want)
-			}
-		}
 	}
 }
 
