@@ -195,8 +195,8 @@ func (p *publisher) startMedia(ts uint32) {
 	p.write(stream.KindVideo, ts, keyframe(100))
 }
 
-// rawResp is a raw HTTP/1.1 GET's connection, after reading the response
-// head; the body is read from br.
+// rawResp is a raw GET's connection, after reading the response head; the
+// body is read from br.
 type rawResp struct {
 	nc               net.Conn
 	br               *bufio.Reader
@@ -206,14 +206,21 @@ type rawResp struct {
 	Body             io.Reader // the de-chunked body
 }
 
+// rawGet sends an HTTP/1.1 GET of path with the header lines hdr.
 func rawGet(t testing.TB, e *env, path string, hdr ...string) *rawResp {
+	t.Helper()
+	return rawGetProto(t, e, "HTTP/1.1", path, hdr...)
+}
+
+// rawGetProto is rawGet with the request line's protocol proto.
+func rawGetProto(t testing.TB, e *env, proto, path string, hdr ...string) *rawResp {
 	t.Helper()
 	nc, err := net.Dial("tcp", strings.TrimPrefix(e.HTTP, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + strings.TrimPrefix(e.HTTP, "http://") + "\r\n"
+	req := "GET " + path + " " + proto + "\r\nHost: " + strings.TrimPrefix(e.HTTP, "http://") + "\r\n"
 	for _, h := range hdr {
 		req += h + "\r\n"
 	}

@@ -1,14 +1,9 @@
 package httpflv_test
 
 import (
-	"bufio"
 	"io"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/scopecast/scopecast/stream"
 	"github.com/scopecast/scopecast/stream/flv"
@@ -19,20 +14,9 @@ func TestHTTPFLVHTTP10(t *testing.T) {
 	e := startEnv(t)
 	pub := e.publish(t, "live", "cam1")
 	pub.startMedia(0)
-	nc, err := net.Dial("tcp", strings.TrimPrefix(e.HTTP, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	io.WriteString(nc, "GET /live/cam1.flv HTTP/1.0\r\n\r\n")
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || len(resp.TransferEncoding) != 0 {
-		t.Fatalf("status %d, transfer encoding %v", resp.StatusCode, resp.TransferEncoding)
+	resp := rawGetProto(t, e, "HTTP/1.0", "/live/cam1.flv")
+	if resp.Status != 200 || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("status %d, transfer encoding %v", resp.Status, resp.TransferEncoding)
 	}
 	fr, err := flv.NewReader(resp.Body)
 	if err != nil {
