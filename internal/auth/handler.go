@@ -23,7 +23,8 @@ func (h *handler) Stop(s *scope.Scope) { h.next.Stop(s) }
 // Connect checks the connect rule and on_connect, then the application.
 func (h *handler) Connect(c scope.Conn, s *scope.Scope, params []any) error {
 	p := h.a.policy.Load()
-	if err := h.admit(c, s, "connect", "", "", p.Apps[h.app].Connect, p.hooksFor(h.app)); err != nil {
+	hooks := p.hooksFor(h.app)
+	if err := h.admit(c, s, "connect", "", "", p.Apps[h.app].Connect, hooks.OnConnect, hooks.Timeout); err != nil {
 		return err
 	}
 	return h.next.Connect(c, s, params)
@@ -41,7 +42,7 @@ func (h *handler) Leave(c scope.Conn, s *scope.Scope) { h.next.Leave(c, s) }
 func (h *handler) Publish(c scope.Conn, s *scope.Scope, name, mode string) error {
 	p := h.a.policy.Load()
 	hooks := p.hooksFor(h.app)
-	if err := h.admit(c, s, "publish", name, mode, p.Apps[h.app].Publish, hooks); err != nil {
+	if err := h.admit(c, s, "publish", name, mode, p.Apps[h.app].Publish, hooks.OnPublish, hooks.Timeout); err != nil {
 		return err
 	}
 	if err := h.next.Publish(c, s, name, mode); err != nil {
@@ -69,7 +70,8 @@ func (h *handler) unpublished(c scope.Conn, s *scope.Scope, name string) {
 // Play checks the play rule and on_play, then the application.
 func (h *handler) Play(c scope.Conn, s *scope.Scope, name string) error {
 	p := h.a.policy.Load()
-	if err := h.admit(c, s, "play", name, "", p.Apps[h.app].Play, p.hooksFor(h.app)); err != nil {
+	hooks := p.hooksFor(h.app)
+	if err := h.admit(c, s, "play", name, "", p.Apps[h.app].Play, hooks.OnPlay, hooks.Timeout); err != nil {
 		return err
 	}
 	return h.next.Play(c, s, name)
@@ -77,28 +79,19 @@ func (h *handler) Play(c scope.Conn, s *scope.Scope, name string) error {
 
 // admit applies the rule of action ("connect", "publish" or "play") to c,
 // with the keys of the stream name's query (name is "" for a connect) and of
-// the connect URL, then asks the action's deciding hook, if there is one. It
-// returns the refusal, or nil.
-func (h *handler) admit(c scope.Conn, s *scope.Scope, action, name, mode string, rule Rule, hooks Hooks) error {
+// the connect URL, then asks the action's deciding hook (on_<action> at URL
+// hook, unless hook is ""). It returns the refusal, or nil.
+func (h *handler) admit(c scope.Conn, s *scope.Scope, action, name, mode string, rule Rule, hook string, timeout time.Duration) error {
 	cq := connectQuery(c)
 	if reason := rule.check(c.RemoteAddr(), nameQuery(name), cq); reason != "" {
 		return h.a.refuse(c, s, action, name, reason, ByRule)
 	}
-	var u string
-	switch action {
-	case "connect":
-		u = hooks.OnConnect
-	case "publish":
-		u = hooks.OnPublish
-	case "play":
-		u = hooks.OnPlay
-	}
-	if u == "" {
+	if hook == "" {
 		return nil
 	}
 	ev := h.event(action, c, s, name, cq)
 	ev.Mode = mode
-	if reason := h.a.decide(u, hooks.Timeout, ev, c, s); reason != "" {
+	if reason := h.a.decide(hook, timeout, ev, c, s); reason != "" {
 		return h.a.refuse(c, s, action, name, reason, "on_"+action)
 	}
 	return nil
