@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/scopecast/scopecast/apps/live"
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
@@ -24,12 +23,7 @@ import (
 // startServer runs a real scopecast RTMP server with the live app on a
 // loopback port and returns its base URL.
 // quiet discards the server's logs (set SCOPECAST_TEST_LOG=1 to see them).
-var quiet = func() *slog.Logger {
-	if os.Getenv("SCOPECAST_TEST_LOG") == "1" {
-		return slog.Default()
-	}
-	return slog.New(slog.DiscardHandler)
-}()
+var quiet = testutil.Logger()
 
 func startServer(t *testing.T) string {
 	t.Helper()
