@@ -17,19 +17,7 @@ import (
 func TestShortWriteTimeoutAfterAPause(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(s *rtmp.Server, _ *scope.Options) { s.WriteTimeout = 200 * time.Millisecond })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, url(ts, "live"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for i := range 3 {
-		time.Sleep(500 * time.Millisecond) // longer than the timeout, under a second
-		if _, err := c.CreateStream(ctx); err != nil {
-			t.Fatalf("createStream %d after a pause: %v", i, err)
-		}
-	}
+	createStreamsEvery(t, ts, 500*time.Millisecond, 3) // pauses longer than the timeout, under a second
 }
 
 // With an idle timeout under a second, a client that sends something every
@@ -38,17 +26,20 @@ func TestShortWriteTimeoutAfterAPause(t *testing.T) {
 func TestShortIdleTimeoutWhileActive(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(s *rtmp.Server, _ *scope.Options) { s.IdleTimeout = 300 * time.Millisecond })
+	createStreamsEvery(t, ts, 100*time.Millisecond, 15) // a third of the idle timeout
+}
+
+// createStreamsEvery connects to ts and calls createStream n times, pause
+// apart: each call must succeed.
+func createStreamsEvery(t *testing.T, ts *testServer, pause time.Duration, n int) {
+	t.Helper()
+	c := dial(t, ts, "live")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url(ts, "live"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for i := range 15 {
-		time.Sleep(100 * time.Millisecond) // a third of the idle timeout
+	for i := range n {
+		time.Sleep(pause)
 		if _, err := c.CreateStream(ctx); err != nil {
-			t.Fatalf("createStream %d, %v after connect: %v", i, time.Duration(i+1)*100*time.Millisecond, err)
+			t.Fatalf("createStream %d, %v after connect: %v", i, time.Duration(i+1)*pause, err)
 		}
 	}
 }

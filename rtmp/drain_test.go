@@ -13,7 +13,6 @@ import (
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
-	"github.com/scopecast/scopecast/rtmp/client"
 	"github.com/scopecast/scopecast/rtmp/handshake"
 	"github.com/scopecast/scopecast/rtmp/message"
 	"github.com/scopecast/scopecast/scope"
@@ -166,11 +165,7 @@ func TestShutdownDrainsEnhancedClients(t *testing.T) {
 	if _, ok := legacy.props.Get("capsEx"); ok {
 		t.Error("connect _result has capsEx for a legacy client")
 	}
-	cl, err := client.Dial(context.Background(), url(ts, "live"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dial(t, ts, "live")
 	clErr := make(chan error, 1)
 	go func() {
 		for {

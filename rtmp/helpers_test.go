@@ -123,12 +123,9 @@ type player struct {
 // play connects to app (a scope path) and plays name from its live edge.
 func play(t testing.TB, ts *testServer, app, name string) *player {
 	t.Helper()
+	c := dial(t, ts, app)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url(ts, app), client.Options{})
-	if err != nil {
-		t.Fatalf("dial %s: %v", app, err)
-	}
 	msid, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatalf("createStream: %v", err)
@@ -263,3 +260,17 @@ func tempFile(t testing.TB, name string) string {
 }
 
 func url(ts *testServer, path string) string { return fmt.Sprintf("rtmp://%s/%s", ts.Addr, path) }
+
+// dial connects an rtmp/client connection to path (a scope path, with its
+// query if any) on ts; it is closed when the test ends.
+func dial(t testing.TB, ts *testServer, path string) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url(ts, path), client.Options{})
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -151,13 +151,9 @@ func TestRemoteCalls(t *testing.T) {
 	if err := ts.Scopes.Register("rpc", rpcApp()); err != nil {
 		t.Fatal(err)
 	}
+	c := dial(t, ts, "rpc/room")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url(ts, "rpc/room"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	c.HandleCall("clientMul", func(args []any) (any, error) {
 		a, _ := args[0].(float64)
 		b, _ := args[1].(float64)
@@ -205,12 +201,9 @@ func TestCallCancelledWhenClientLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := dial(t, ts, "block")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url(ts, "block"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	go c.Call(ctx, "block")
 	select {
 	case <-started:

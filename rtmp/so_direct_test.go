@@ -12,7 +12,6 @@ import (
 	"github.com/scopecast/scopecast/rtmp"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
-	"github.com/scopecast/scopecast/rtmp/client"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/sharedobject"
 )
@@ -31,13 +30,9 @@ func TestSharedObjectDirectWritesBesideMedia(t *testing.T) {
 	pub := testutil.FFmpegPublish(t, url(ts, "live/mix"), 6, 25)
 	defer pub.Process.Kill()
 
+	c := dial(t, ts, "live")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url(ts, "live"), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var so *sharedobject.SharedObject
 	waitFor(t, 10*time.Second, "the stream to be published", func() bool {
 		return ts.Scopes.Lookup("/live") != nil && len(ts.Scopes.Lookup("/live").Streams()) > 0

@@ -1,7 +1,6 @@
 package rtmp_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -190,12 +189,7 @@ func TestHostileSharedObjectFrames(t *testing.T) {
 	}
 	before := ts.Srv.Stats().Protocol.Load()
 	for name, frame := range frames {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := client.Dial(ctx, url(ts, "chat/safe"), client.Options{})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dial(t, ts, "chat/safe")
 		c.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: frame})
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		for {
@@ -239,13 +233,7 @@ func subscriberNotReading(t *testing.T, window time.Duration) {
 	healthy.Write(t, use)
 	waitFor(t, 5*time.Second, "use success", func() bool { return healthy.Has(sharedobject.EventUseSuccess, "") })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	stalled, err := client.Dial(ctx, url(ts, "chat/stall"), client.Options{})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
+	stalled := dial(t, ts, "chat/stall")
 	payload, _ := sharedobject.Append(nil, use, false)
 	if err := stalled.WriteMessage(&chunk.Message{ChunkStreamID: 3, TypeID: chunk.TypeSharedObjectAMF0, Payload: payload}); err != nil {
 		t.Fatal(err)
