@@ -153,13 +153,9 @@ func newConn(s *Server, nc net.Conn, protocol string) *Conn {
 		callSem:    make(chan struct{}, maxCallsInFlight),
 	}
 	c.initStats()
-	switch sc := nc.(type) {
-	case *net.TCPConn:
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.raw = newRawSocket(rc)
-		}
-	case *net.UnixConn:
-		if rc, err := sc.SyscallConn(); err == nil {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn: // not wrappers: a direct write would bypass them
+		if rc, err := nc.(syscall.Conn).SyscallConn(); err == nil {
 			c.raw = newRawSocket(rc)
 		}
 	}
