@@ -187,12 +187,10 @@ func (c *Conn) Close(reason error) {
 		c.closeErr = reason
 	}
 	c.closeMu.Unlock()
-	c.stop()
+	c.cancel()
 	// Unblock the read goroutine; the writer sees done.
 	c.nc.SetReadDeadline(time.Now())
 }
-
-func (c *Conn) stop() { c.cancel() }
 
 func (c *Conn) reason() error {
 	c.closeMu.Lock()
@@ -213,7 +211,7 @@ func (c *Conn) serve() {
 					c.teardown(errPanic)
 				}()
 			}
-			c.stop()
+			c.cancel()
 			c.nc.Close()
 		}
 	}()
@@ -317,7 +315,7 @@ func (c *Conn) teardown(err error) {
 		}
 		t.Stop()
 	}
-	c.stop()
+	c.cancel()
 	c.calls.Wait() // methods see their context cancelled
 	<-c.writerDone
 	if c.graceful {
