@@ -50,9 +50,9 @@ type member struct {
 	dead atomic.Bool // dropped or unsubscribed: receives nothing more
 }
 
-// item is one batch in the object's ordered delivery pipeline.
+// item is one batch in the object's ordered delivery pipeline; its seq (position in
+// the pipeline) is so.base plus its index in so.queue.
 type item struct {
-	seq   uint64  // position in the object's pipeline
 	only  *member // a batch for one member (its join); nil: a write, for every subscriber and the listeners
 	d     *Delivery
 	ready bool // saved (or nothing to save); guarded by so.mu
@@ -182,8 +182,8 @@ func (so *SharedObject) Subscribe(sub Subscriber) error {
 		events = append(events, OriginEvent{Event: Event{Type: EventChange, Key: k, Value: so.attrs[k]}})
 	}
 	m.next = so.seq
+	so.seq++
 	so.queue = append(so.queue, &item{
-		seq:   so.nextSeqLocked(),
 		only:  m,
 		d:     newDelivery(so.name, so.version, so.persistent, events),
 		ready: true,
@@ -470,10 +470,8 @@ func (so *SharedObject) commitAndUnlock() error {
 		return nil
 	}
 	countBatch(len(so.batch))
-	it := &item{
-		seq: so.nextSeqLocked(),
-		d:   newDelivery(so.name, so.version, so.persistent, so.batch),
-	}
+	so.seq++
+	it := &item{d: newDelivery(so.name, so.version, so.persistent, so.batch)}
 	so.batch = nil
 	so.queue = append(so.queue, it)
 	var snap map[string]any
@@ -521,10 +519,11 @@ func (so *SharedObject) drain() {
 			it := so.queue[0]
 			so.queue[0] = nil
 			so.queue = so.queue[1:]
+			seq := so.base
 			so.base++
 			subs, ls := so.subs, so.listeners
 			so.mu.Unlock()
-			failed := so.deliver(it, subs, ls)
+			failed := so.deliver(it, seq, subs, ls)
 			so.mu.Lock()
 			so.dropLocked(failed)
 		}
@@ -543,11 +542,6 @@ func (so *SharedObject) dropLocked(failed []failure) {
 		so.c.dropped.Add(1)
 		so.c.log.Warn("shared object: subscriber dropped", "scope", so.c.path, "so", so.name, "conn", m.id, "err", m.err)
 	}
-}
-
-func (so *SharedObject) nextSeqLocked() uint64 {
-	so.seq++
-	return so.seq - 1
 }
 
 // readyEndLocked returns the seq after the ready batches at the head of the queue.
@@ -764,15 +758,15 @@ type failure struct {
 	err error
 }
 
-// deliver hands one batch to its subscribers (those of subs that joined before it was
+// deliver hands batch seq to its subscribers (those of subs that joined before it was
 // made), after the listeners saw its events.
-func (so *SharedObject) deliver(it *item, subs []*member, ls []*listenerEntry) (failed []failure) {
+func (so *SharedObject) deliver(it *item, seq uint64, subs []*member, ls []*listenerEntry) (failed []failure) {
 	so.show(it, ls)
 	if it.only != nil {
 		subs = []*member{it.only}
 	}
 	for _, m := range subs {
-		if m.next > it.seq || m.dead.Load() || !it.d.For(m.id) {
+		if m.next > seq || m.dead.Load() || !it.d.For(m.id) {
 			continue
 		}
 		if err := m.sub.Deliver(it.d); err != nil {
