@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/scope"
 	"github.com/scopecast/scopecast/stream"
 	"github.com/scopecast/scopecast/stream/flv"
@@ -74,7 +74,7 @@ func dialWS(t testing.TB, e *env, path string, hdr http.Header) (*websocket.Conn
 // decodes what was received.
 func TestWSFLVFFmpeg(t *testing.T) {
 	e := startEnv(t)
-	ffprobe := needTool(t, "ffprobe")
+	needTool(t, "ffprobe")
 	ffmpegPublish(t, e.rtmpURL("live/cam1"), 20, 25)
 	e.waitPublishing(t, "live", "cam1")
 	ws, _, err := dialWS(t, e, "/live/cam1.flv", nil)
@@ -114,13 +114,8 @@ func TestWSFLVFFmpeg(t *testing.T) {
 	if err := os.WriteFile(file, got.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(ffprobe, "-v", "error", "-count_frames", "-select_streams", "v",
-		"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "compact", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "codec_name=h264|width=320|height=240|nb_read_frames=") {
-		t.Errorf("ffprobe: %s", out)
+	if p := testutil.FFprobe(t, file); p.VideoCodec != "h264" || p.Width != 320 || p.Height != 240 || p.VideoFrames == 0 {
+		t.Errorf("ffprobe: %+v", p)
 	}
 }
 
