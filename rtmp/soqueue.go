@@ -18,9 +18,12 @@ const MaxSOQueue = 2048
 
 // soQueue holds the shared-object batches waiting for a connection's writer.
 // Deliver runs on whichever goroutine fans a batch out (the writer of the
-// change, or a shared object's merge timer, for 1000 subscribers in a row),
-// so it must be cheap: a lock, an append, and a wake-up only when the queue
-// was empty.
+// change, or a shared object's sweep, for 1000 subscribers in a row), so it
+// must be cheap: one non-blocking write when the writer is idle and nothing
+// waits (writeSODirect), otherwise a lock, an append, and a wake-up only when
+// the queue was empty. An object hands a connection its batches from one
+// goroutine at a time, so they stay in order; batches of different objects
+// have no order between them.
 type soQueue struct {
 	mu      sync.Mutex
 	items   []soItem

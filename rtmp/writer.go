@@ -400,7 +400,9 @@ type buffersWriter interface {
 	WriteBuffers(v [][]byte) (int64, error)
 }
 
-// flush writes this round's segments with one vectored write.
+// flush writes this round's segments: one vectored write on TCP and Unix
+// sockets, WriteBuffers where the connection has it (RTMPT), one gathered
+// write otherwise (TLS).
 func (c *Conn) flush() error {
 	w := &c.w
 	if len(w.bufs) == 0 {
