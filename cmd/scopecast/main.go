@@ -165,35 +165,26 @@ func run(ctx context.Context, args []string, logw io.Writer, ready func(listener
 	// taken), those already open close and run returns with nothing left
 	// running.
 	var opened []net.Listener
-	listen := func(name, addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
+	var listenErr error // the first failure: later listens are skipped
+	listen := func(name, addr string) net.Listener {
+		if addr == "" || listenErr != nil {
+			return nil
 		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			for _, o := range opened {
-				o.Close()
-			}
-			return nil, fmt.Errorf("%s listener: %w", name, err) // net's error names the address
+			listenErr = fmt.Errorf("%s listener: %w", name, err) // net's error names the address
+			return nil
 		}
 		opened = append(opened, l)
-		return l, nil
+		return l
 	}
-	rl, err := listen("rtmp", cfg.RTMP.Listen)
-	if err != nil {
-		return err
-	}
-	tl, err := listen("rtmps", cfg.RTMPS.Listen)
-	if err != nil {
-		return err
-	}
-	hl, err := listen("http", cfg.HTTP.Listen)
-	if err != nil {
-		return err
-	}
-	al, err := listen("admin", cfg.Admin.Listen)
-	if err != nil {
-		return err
+	rl, tl := listen("rtmp", cfg.RTMP.Listen), listen("rtmps", cfg.RTMPS.Listen)
+	hl, al := listen("http", cfg.HTTP.Listen), listen("admin", cfg.Admin.Listen)
+	if listenErr != nil {
+		for _, l := range opened {
+			l.Close()
+		}
+		return listenErr
 	}
 
 	var ls listeners
