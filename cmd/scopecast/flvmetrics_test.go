@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
@@ -74,21 +73,7 @@ func TestFLVReadersInAdmin(t *testing.T) {
 		return true
 	})
 
-	aresp, err := http.Get("http://" + ls.Admin.String() + "/api/clients")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer aresp.Body.Close()
-	var clients []struct {
-		ID          string
-		Protocol    string
-		BytesIn     *uint64    `json:"bytes_in"`
-		BytesOut    *uint64    `json:"bytes_out"`
-		ConnectedAt *time.Time `json:"connected_at"`
-	}
-	if err := json.NewDecoder(aresp.Body).Decode(&clients); err != nil {
-		t.Fatal(err)
-	}
+	clients := apiClients(t, ls)
 	seen := map[string]bool{}
 	for _, c := range clients {
 		var read int64

@@ -118,22 +118,33 @@ func TestWebSocketBytesInAdmin(t *testing.T) {
 		opened, _ := metricValue(fams, "scopecast_connections_opened_total", "protocol", "ws")
 		return in > 30 && out > 0 && opened == 1
 	})
+	clients := apiClients(t, ls)
+	if len(clients) != 1 || clients[0].Protocol != "ws" || clients[0].BytesIn == nil || *clients[0].BytesIn == 0 ||
+		clients[0].BytesOut == nil || *clients[0].BytesOut == 0 || clients[0].ConnectedAt == nil {
+		t.Errorf("clients %+v", clients)
+	}
+}
+
+// apiClient is what the tests read of an /api/clients entry.
+type apiClient struct {
+	ID          string
+	Protocol    string
+	BytesIn     *uint64    `json:"bytes_in"`
+	BytesOut    *uint64    `json:"bytes_out"`
+	ConnectedAt *time.Time `json:"connected_at"`
+}
+
+// apiClients fetches the admin listener's /api/clients.
+func apiClients(t *testing.T, ls listeners) []apiClient {
+	t.Helper()
 	resp, err := http.Get("http://" + ls.Admin.String() + "/api/clients")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var clients []struct {
-		Protocol    string
-		BytesIn     *uint64    `json:"bytes_in"`
-		BytesOut    *uint64    `json:"bytes_out"`
-		ConnectedAt *time.Time `json:"connected_at"`
-	}
+	var clients []apiClient
 	if err := json.NewDecoder(resp.Body).Decode(&clients); err != nil {
 		t.Fatal(err)
 	}
-	if len(clients) != 1 || clients[0].Protocol != "ws" || clients[0].BytesIn == nil || *clients[0].BytesIn == 0 ||
-		clients[0].BytesOut == nil || *clients[0].BytesOut == 0 || clients[0].ConnectedAt == nil {
-		t.Errorf("clients %+v", clients)
-	}
+	return clients
 }
