@@ -72,12 +72,6 @@ var quiet = func() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }()
 
-func startServer(t *testing.T) string {
-	t.Helper()
-	base, _ := startServers(t)
-	return base
-}
-
 // startRTMP runs an in-process RTMP server with the live app on a loopback
 // port until the test ends: the server and its rtmp:// base URL.
 func startRTMP(t *testing.T) (*rtmp.Server, string) {
@@ -133,7 +127,7 @@ func runBench(t *testing.T, cfg Config) (*Report, string) {
 }
 
 func TestBenchInProcess(t *testing.T) {
-	base := startServer(t)
+	_, base := startRTMP(t)
 	src := writeSyntheticFLV(t, 2*time.Second, 4000) // shorter than the run: it loops
 	cfg := Config{
 		URL:      base + "/live/room/bench",
@@ -189,7 +183,7 @@ func TestBenchInProcess(t *testing.T) {
 }
 
 func TestBenchNoPublish(t *testing.T) {
-	base := startServer(t)
+	_, base := startRTMP(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// Someone else publishes: a first run's publisher, with no players of its own.
