@@ -545,6 +545,14 @@ func TestLingerAndAcquire(t *testing.T) {
 		changes = append(changes, e)
 		mu.Unlock()
 	}})
+	// The container reports a change after it made it: wait for the report too.
+	gone := func(calls int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return c.Empty() && len(changes) >= calls
+		}
+	}
 	s := newSub(t, "A")
 	c.Apply(s, use("chat", false))
 	o := c.Lookup("chat")
@@ -553,7 +561,7 @@ func TestLingerAndAcquire(t *testing.T) {
 	if o.Subscribers() != 0 {
 		t.Fatal("release did not unsubscribe")
 	}
-	waitFor(t, "the idle object to go", c.Empty)
+	waitFor(t, "the idle object to go", gone(2))
 	if _, err := c.Get("chat", false, false); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lingered-out object still there: %v", err)
 	}
@@ -582,7 +590,7 @@ func TestLingerAndAcquire(t *testing.T) {
 		t.Fatal("acquired object would linger out")
 	}
 	o2.Release()
-	waitFor(t, "the released object to go", c.Empty)
+	waitFor(t, "the released object to go", gone(4))
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(changes, []bool{false, true, false, true}) {
