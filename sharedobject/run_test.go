@@ -132,7 +132,7 @@ func TestMergeWindowTimer(t *testing.T) {
 	waitFor(t, "the idle object to go", func() bool { return c.Lookup("chat") == nil })
 }
 
-// hookSub calls fn on its first delivery after armed is set.
+// hookSub calls fn on its first delivery.
 type hookSub struct {
 	*runSub
 	once sync.Once
@@ -155,16 +155,11 @@ func (s *hookSub) Deliver(d *Delivery) error {
 func TestSweepTakesNewBatches(t *testing.T) {
 	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
 	subs := make([]*runSub, 3*sweepCheck)
-	var o *SharedObject
 	for i := range subs {
 		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
-		if i == 0 {
-			c.Apply(subs[i], use("chat", false))
-			o = c.Lookup("chat")
-			continue
-		}
 		c.Apply(subs[i], use("chat", false))
 	}
+	o := c.Lookup("chat")
 	o.endHold() // the held joins
 	quietSpell(o)
 	for _, s := range subs {
