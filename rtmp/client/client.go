@@ -83,6 +83,12 @@ type Options struct {
 	// Messages queued while a method waits are copied and stay valid until
 	// ReadMessage returns them.
 	ReusePayloads bool
+	// WrapConn, if set, is given the dialled connection (a *net.TCPConn,
+	// or the RTMPT session's net.Conn) before the handshake, and the Conn
+	// reads and writes through what it returns: a load tool's socket-level
+	// instrumentation, for instance (scopecast-chatbench reads kernel
+	// receive timestamps this way).
+	WrapConn func(net.Conn) net.Conn
 }
 
 // Handler answers a server → client call; see Conn.HandleCall.
@@ -146,6 +152,9 @@ func Dial(ctx context.Context, url string, opts Options) (*Conn, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if opts.WrapConn != nil {
+		nc = opts.WrapConn(nc)
 	}
 	c := newConn(nc)
 	if opts.ReusePayloads {

@@ -569,3 +569,48 @@ func checkSameMedia(t *testing.T, msgs, got []chunk.Message) {
 		}
 	}
 }
+
+// countingConn counts what passes through it.
+type countingConn struct {
+	net.Conn
+	read, written int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written += n
+	return n, err
+}
+
+// WrapConn gets the dialled TCP connection before the handshake, and every
+// byte the Conn reads or writes goes through what it returns.
+func TestWrapConn(t *testing.T) {
+	base := startServer(t)
+	var cc *countingConn
+	c := dial(t, base+"/live/wrap", client.Options{WrapConn: func(nc net.Conn) net.Conn {
+		if _, ok := nc.(*net.TCPConn); !ok {
+			t.Errorf("WrapConn got a %T, want *net.TCPConn", nc)
+		}
+		cc = &countingConn{Conn: nc}
+		return cc
+	}})
+	if cc == nil {
+		t.Fatal("WrapConn not called")
+	}
+	if _, err := c.CreateStream(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	const handshake = 1 + 2*1536 // S0+S1+S2 in, C0+C1+C2 out
+	if got, want := cc.read, handshake+int(c.BytesRead())+c.Buffered(); got != want {
+		t.Errorf("read %d bytes through the wrapper, the Conn took %d", got, want)
+	}
+	if cc.written <= handshake { // connect and createStream follow the handshake
+		t.Errorf("wrote %d bytes through the wrapper: the handshake alone is %d", cc.written, handshake)
+	}
+}
