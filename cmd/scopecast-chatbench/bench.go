@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,6 +105,7 @@ type peer struct {
 	name string
 	ws   *websocket.Conn
 	rc   *client.Conn
+	rx   *rxConn // the socket under ws or rc, with receive timestamps (nil: none)
 
 	joined   chan struct{} // closed on the snapshot (WebSocket) or use success (RTMP)
 	joinOnce sync.Once
@@ -114,6 +116,7 @@ type peer struct {
 
 	// reader
 	lat       []int64 // per message id: latency in ns (0: not received)
+	klat      []int64 // per message id: latency to the socket in ns (0: not received or no stamp)
 	dups      int     // further copies of a message already received
 	echoes    int     // own messages received back
 	acks      int     // acknowledgements of own messages
@@ -138,9 +141,10 @@ type bench struct {
 	peers  []*peer
 
 	// messages, indexed by id; written by the sender before the message is sent
-	sendNs  []int64
-	senders []int32
-	nSent   atomic.Int64 // messages sent so far (ids below are valid)
+	sendNs   []int64
+	sendWall []int64 // Unix ns of each send, for the kernel's receive timestamps
+	senders  []int32
+	nSent    atomic.Int64 // messages sent so far (ids below are valid)
 
 	closing atomic.Bool // the tool is closing the clients: read errors are ours
 }
@@ -185,21 +189,25 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	maxMsgs := max(int(math.Round(cfg.Rate*cfg.Duration.Seconds())), 1) // message k is due at k/Rate
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	b := &bench{
-		cfg:     cfg,
-		start:   time.Now(),
-		marker:  fmt.Appendf(nil, "cb%06x|", rng.Uint32()&0xffffff),
-		sendNs:  make([]int64, maxMsgs),
-		senders: make([]int32, maxMsgs),
+		cfg:      cfg,
+		start:    time.Now(),
+		marker:   fmt.Appendf(nil, "cb%06x|", rng.Uint32()&0xffffff),
+		sendNs:   make([]int64, maxMsgs),
+		sendWall: make([]int64, maxMsgs),
+		senders:  make([]int32, maxMsgs),
 	}
 	n := cfg.WSClients + cfg.RTMPClients
 	b.peers = make([]*peer, n)
-	// One latency table for all peers, written through once now: the page
-	// faults of its first touch (80 MB for 1000 clients × 10000 messages)
-	// happen here rather than in the readers while the tool measures.
-	lat := make([]int64, n*maxMsgs)
+	// Two latency tables for all peers, written through once now: the page
+	// faults of their first touch (80 MB each for 1000 clients × 10000
+	// messages) happen here rather than in the readers while the tool
+	// measures.
+	lat, klat := make([]int64, n*maxMsgs), make([]int64, n*maxMsgs)
 	clear(lat)
+	clear(klat)
 	for i := range b.peers {
-		p := &peer{idx: i, kind: kindWS, joined: make(chan struct{}), done: make(chan struct{}), lat: lat[i*maxMsgs : (i+1)*maxMsgs : (i+1)*maxMsgs]}
+		p := &peer{idx: i, kind: kindWS, joined: make(chan struct{}), done: make(chan struct{}),
+			lat: lat[i*maxMsgs : (i+1)*maxMsgs : (i+1)*maxMsgs], klat: klat[i*maxMsgs : (i+1)*maxMsgs : (i+1)*maxMsgs]}
 		if i >= cfg.WSClients {
 			p.kind = kindRTMP
 			p.name = "rtmp-" + strconv.Itoa(i-cfg.WSClients)
@@ -366,7 +374,14 @@ func (b *bench) open(ctx context.Context, p *peer) error {
 			q.Set("so", b.cfg.SO)
 		}
 		u.RawQuery = q.Encode()
-		d := websocket.Dialer{HandshakeTimeout: b.cfg.Timeout, ReadBufferSize: 4096, WriteBufferSize: 1024}
+		d := websocket.Dialer{HandshakeTimeout: b.cfg.Timeout, ReadBufferSize: 4096, WriteBufferSize: 1024,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return p.wrap(nc), nil
+			}}
 		ws, resp, err := d.DialContext(ctx, u.String(), http.Header{"Origin": {b.cfg.Origin}})
 		if err != nil {
 			if resp != nil {
@@ -380,7 +395,7 @@ func (b *bench) open(ctx context.Context, p *peer) error {
 	} else {
 		// The reader looks at each payload once, before its next read:
 		// no allocation per message.
-		rc, err := client.Dial(ctx, b.cfg.RTMPURL, client.Options{ConnectArgs: []any{p.name}, ReusePayloads: true})
+		rc, err := client.Dial(ctx, b.cfg.RTMPURL, client.Options{ConnectArgs: []any{p.name}, ReusePayloads: true, WrapConn: p.wrap})
 		if err != nil {
 			return fmt.Errorf("rtmp %s: %w", b.cfg.RTMPURL, err)
 		}
@@ -480,8 +495,9 @@ func (b *bench) sendLoop(ctx context.Context, rng *rand.Rand) time.Duration {
 		if p == nil {
 			continue
 		}
-		ts := b.now()
-		b.sendNs[id], b.senders[id] = ts, int32(p.idx)
+		now := time.Now()
+		ts := int64(now.Sub(b.start))
+		b.sendNs[id], b.sendWall[id], b.senders[id] = ts, now.UnixNano(), int32(p.idx)
 		b.nSent.Store(int64(id + 1))
 		if err := b.sendOne(p, id, ts); err != nil {
 			b.sendNs[id] = -1 // not sent: not expected
@@ -583,8 +599,9 @@ func (b *bench) closeAll() {
 }
 
 // record handles one marker found at the start of s (just past the marker):
-// "<id>|<ts>".
-func (b *bench) record(p *peer, s []byte, at int64) {
+// "<id>|<ts>". at is the tool's clock after the read that completed the
+// message, kat the kernel's receive stamp of that read (Unix ns; 0: none).
+func (b *bench) record(p *peer, s []byte, at, kat int64) {
 	id, rest, ok := parseUint(s)
 	if !ok || len(rest) == 0 || rest[0] != '|' {
 		p.stray++
@@ -605,18 +622,21 @@ func (b *bench) record(p *peer, s []byte, at int64) {
 		return
 	}
 	p.lat[id] = lat
+	if kat != 0 {
+		p.klat[id] = max(kat-b.sendWall[id], 1)
+	}
 	p.received.Add(1)
 }
 
 // scan records every marker of this run in frame.
-func (b *bench) scan(p *peer, frame []byte, at int64) {
+func (b *bench) scan(p *peer, frame []byte, at, kat int64) {
 	for {
 		i := bytes.Index(frame, b.marker)
 		if i < 0 {
 			return
 		}
 		frame = frame[i+len(b.marker):]
-		b.record(p, frame, at)
+		b.record(p, frame, at, kat)
 	}
 }
 
@@ -627,6 +647,14 @@ func parseUint(s []byte) (uint64, []byte, bool) {
 		v = v*10 + uint64(s[i]-'0')
 	}
 	return v, s[i:], i > 0
+}
+
+// wrap is the dial hook of p's connection: it keeps the socket's receive
+// timestamps where the system gives them.
+func (p *peer) wrap(nc net.Conn) net.Conn {
+	nc = wrapRX(nc)
+	p.rx, _ = nc.(*rxConn)
+	return nc
 }
 
 func (p *peer) markJoined() { p.joinOnce.Do(func() { close(p.joined) }) }
@@ -672,7 +700,7 @@ func (b *bench) readWS(p *peer) {
 		case bytes.HasPrefix(f, []byte(`{"type":"error"`)):
 			p.errFrames++
 		case bytes.HasPrefix(f, []byte(`{"type":"change","key":"message"`)), bytes.HasPrefix(f, []byte(`{"type":"message"`)):
-			b.scan(p, f, at)
+			b.scan(p, f, at, p.rx.lastRX())
 		}
 	}
 }
@@ -705,7 +733,7 @@ func (b *bench) readRTMP(p *peer) {
 		if m.TypeID != chunk.TypeSharedObjectAMF0 {
 			continue
 		}
-		if err := b.walkSO(p, m.Payload, at); err != nil {
+		if err := b.walkSO(p, m.Payload, at, p.rx.lastRX()); err != nil {
 			p.stray++
 		}
 	}
@@ -714,7 +742,7 @@ func (b *bench) readRTMP(p *peer) {
 var errShort = errors.New("short shared-object message")
 
 // walkSO reads the header and events of an AMF0 shared-object message.
-func (b *bench) walkSO(p *peer, s []byte, at int64) error {
+func (b *bench) walkSO(p *peer, s []byte, at, kat int64) error {
 	if len(s) < 2 {
 		return errShort
 	}
@@ -749,7 +777,7 @@ func (b *bench) walkSO(p *peer, s []byte, at int64) error {
 			p.errFrames++
 		case sharedobject.EventChange, sharedobject.EventSend:
 			if typ == sharedobject.EventSend || len(body) >= 9 && string(body[:9]) == "\x00\x07message" {
-				b.scan(p, body, at)
+				b.scan(p, body, at, kat)
 			}
 		}
 	}

@@ -128,6 +128,16 @@ type Report struct {
 	// own queueing adds before anyone gets the message (LastReceiver −
 	// FirstReceiver is the fan-out's spread plus the clients' reading).
 	FirstReceiver LatencyReport `json:"latency_to_first_receiver"`
+	// SocketLastReceiver and SocketFirstReceiver are LastReceiver and
+	// FirstReceiver measured to the receiver's socket instead of to the
+	// tool's read: the kernel's receive timestamp (SO_TIMESTAMPNS) of the
+	// read that completed the message, against the wall clock at its send.
+	// They leave out the time this tool, beside the server on the same
+	// CPUs, takes to get round to reading its sockets; a client on a
+	// machine of its own reads at once. Messages for which some receiver's
+	// read had no timestamp are left out (all of them off Linux).
+	SocketLastReceiver  LatencyReport `json:"socket_latency_to_last_receiver"`
+	SocketFirstReceiver LatencyReport `json:"socket_latency_to_first_receiver"`
 	// ByPath splits the latencies by sender → receiver kind: ws→ws, ws→rtmp,
 	// rtmp→ws, rtmp→rtmp.
 	ByPath map[string]LatencyReport `json:"latency_by_path"`
@@ -246,6 +256,8 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	last := make([]int64, sent)  // per message: latest delivery so far
 	missed := make([]bool, sent) // per message: some receiver did not get it
 	first := make([]int64, sent) // per message: earliest delivery so far
+	// The same to the socket (kernel receive timestamps).
+	klast, kfirst, kmissed := make([]int64, sent), make([]int64, sent), make([]bool, sent)
 	firstNs := int64(0)
 	if len(msgs) > 0 {
 		firstNs = b.sendNs[msgs[0]]
@@ -277,6 +289,14 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 				missed[id] = true
 				continue
 			}
+			if k := p.klat[id]; k == 0 {
+				kmissed[id] = true
+			} else {
+				klast[id] = max(klast[id], k)
+				if kfirst[id] == 0 || k < kfirst[id] {
+					kfirst[id] = k
+				}
+			}
 			last[id] = max(last[id], lat)
 			if first[id] == 0 || lat < first[id] {
 				first[id] = lat
@@ -297,15 +317,21 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	}
 	d.Lost = d.Expected - d.Received
 	rep.Latency = latencies(all)
-	var lasts, firsts []int64
+	var lasts, firsts, klasts, kfirsts []int64
 	for _, id := range msgs {
 		if !missed[id] && last[id] > 0 {
 			lasts = append(lasts, last[id])
 			firsts = append(firsts, first[id])
+			if !kmissed[id] {
+				klasts = append(klasts, klast[id])
+				kfirsts = append(kfirsts, kfirst[id])
+			}
 		}
 	}
 	rep.LastReceiver = latencies(lasts)
 	rep.FirstReceiver = latencies(firsts)
+	rep.SocketLastReceiver = latencies(klasts)
+	rep.SocketFirstReceiver = latencies(kfirsts)
 	for _, s := range secs {
 		if len(s) > 0 {
 			rep.Latency.Worst = max(rep.Latency.Worst, latencies(s).P99)
@@ -373,6 +399,11 @@ func (rep *Report) WriteText(w io.Writer) {
 		f := rep.FirstReceiver
 		p("first receiver: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (send → delivery at the quickest receiver)",
 			f.P50, f.P90, f.P99, f.Max)
+	}
+	if l := rep.SocketLastReceiver; l.N > 0 {
+		f := rep.SocketFirstReceiver
+		p("to the socket (kernel receive timestamps, %d messages): last receiver p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; first receiver p50 %.2f ms, p99 %.2f ms",
+			l.N, l.P50, l.P90, l.P99, l.Max, f.P50, f.P99)
 	}
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range rep.ByPath {

@@ -98,6 +98,17 @@ func TestRunInProcess(t *testing.T) {
 			if f := rep.FirstReceiver; f.N != rep.Run.Sent || f.P50 > rep.LastReceiver.P50 || f.Max > rep.LastReceiver.Max {
 				t.Errorf("first receiver %+v, last %+v", f, rep.LastReceiver)
 			}
+			// On Linux every read has the kernel's receive stamp, which
+			// comes before the tool's read of the same bytes.
+			if runtime.GOOS == "linux" {
+				sl, sf := rep.SocketLastReceiver, rep.SocketFirstReceiver
+				if sl.N != rep.Run.Sent || sf.N != rep.Run.Sent || sf.P50 <= 0 || sf.P50 > sl.P50 {
+					t.Errorf("socket latencies: last %+v, first %+v; want %d messages each", sl, sf, rep.Run.Sent)
+				}
+				if sl.P50 > rep.LastReceiver.P50 || sl.Max > rep.LastReceiver.Max {
+					t.Errorf("to the socket %+v, later than to the tool's read %+v", sl, rep.LastReceiver)
+				}
+			}
 		})
 	}
 }
