@@ -145,7 +145,7 @@ func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
 	id := sub.ID()
 	amf3 := sub.AMF3()
 	if d.hasOrigin(id) {
-		return d.encode(nil, id, amf3)
+		return d.encodeExact(id, amf3)
 	}
 	if !d.forAll {
 		return nil, nil
@@ -154,7 +154,7 @@ func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
 	if amf3 {
 		v = &d.enc[1]
 	}
-	v.once.Do(func() { v.b, v.err = d.encode(nil, "", amf3) })
+	v.once.Do(func() { v.b, v.err = d.encodeExact("", amf3) })
 	return v.b, v.err
 }
 
@@ -222,6 +222,29 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// scratchPool holds the buffers payloads are encoded in before encodeExact
+// copies them out.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// scratchMax is the largest scratch buffer put back in the pool.
+const scratchMax = 64 << 10
+
+// encodeExact returns the payload as id sees it in a buffer of its exact
+// size: encoded in a pooled buffer first, so that growing it leaves no
+// garbage behind (one allocation per payload instead of one per doubling).
+func (d *Delivery) encodeExact(id string, amf3 bool) ([]byte, error) {
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	p, err := d.encode((*sp)[:0], id, amf3)
+	if err != nil {
+		return nil, err
+	}
+	if cap(p) <= scratchMax { // keep what it grew to, within reason
+		*sp = p[:0]
+	}
+	return append(make([]byte, 0, len(p)), p...), nil
 }
 
 func (d *Delivery) encode(dst []byte, id string, amf3 bool) ([]byte, error) {

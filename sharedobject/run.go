@@ -52,13 +52,21 @@ func (r *Run) Own(id string) bool {
 // layout and shared (it must not be modified); the others get their own. It
 // returns nil, nil when sub has nothing to receive.
 func (r *Run) Framed(sub Subscriber, key uint64, frame func(payload []byte) []byte) ([]byte, error) {
-	build := func() ([]byte, error) {
-		var out []byte
+	build := func() ([]byte, error) { // the frames first, then one buffer of their size
+		var fs [16][]byte
+		frames, n := fs[:0], 0
 		for _, d := range r.ds {
 			f, err := d.Framed(sub, key, frame)
 			if err != nil {
 				return nil, err
 			}
+			frames, n = append(frames, f), n+len(f)
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		out := make([]byte, 0, n)
+		for _, f := range frames {
 			out = append(out, f...)
 		}
 		return out, nil
