@@ -347,3 +347,36 @@ func TestFuzzCorpus(t *testing.T) {
 	}
 	c.Check(t, os.Getenv("SO_UPDATE_CORPUS") == "1", "with SO_UPDATE_CORPUS=1")
 }
+
+// Payloads are encoded in a pooled scratch buffer and copied out: each is a
+// buffer of its own, of its exact size, that later encodings (of any size,
+// beyond the pool's limit too) do not touch, and equal to what Append makes.
+func TestPayloadExact(t *testing.T) {
+	sub := &nopSub{id: "reader"}
+	mk := func(v string) (*Delivery, []byte) {
+		d := newDelivery("chat", 3, false, []OriginEvent{{Origin: "writer", Event: Event{Type: EventChange, Key: "k", Value: v}}})
+		want, err := Append(nil, &Message{Name: "chat", Version: 3, Events: []Event{{Type: EventChange, Key: "k", Value: v}}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, want
+	}
+	var kept [][]byte
+	var wants [][]byte
+	for _, v := range []string{"a", strings.Repeat("b", 2000), strings.Repeat("c", scratchMax+10), "d"} {
+		d, want := mk(v)
+		p, err := d.Payload(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p, want) || cap(p) != len(p) {
+			t.Fatalf("payload of a %d-byte value: len %d cap %d, equal to Append: %v", len(v), len(p), cap(p), bytes.Equal(p, want))
+		}
+		kept, wants = append(kept, p), append(wants, want)
+	}
+	for i := range kept {
+		if !bytes.Equal(kept[i], wants[i]) {
+			t.Errorf("payload %d changed by the encodings after it", i)
+		}
+	}
+}
