@@ -261,12 +261,17 @@ var readerCases = []readerCase{
 // plainReader hides the Peek method of a bufio.Reader.
 type plainReader struct{ io.Reader }
 
+// readAll reads every message. From a reusing Reader it copies each payload
+// at once, as a caller of one must.
 func readAll(r *Reader) ([]Message, error) {
 	var got []Message
 	for {
 		m, err := r.ReadMessage()
 		if err != nil {
 			return got, err
+		}
+		if r.reuse {
+			m.Payload = bytes.Clone(m.Payload)
 		}
 		got = append(got, m)
 	}
@@ -292,12 +297,10 @@ func TestReader(t *testing.T) {
 						src = plainReader{bytes.NewReader(tc.in)}
 					}
 					r := NewReader(src, tc.lim)
-					read := readAll
 					if reuse { // the same messages (copied before the next read) and the same end
 						r.SetReusePayloads(true)
-						read = readAllCopy
 					}
-					got, err := read(r)
+					got, err := readAll(r)
 					wantErr := tc.err
 					if wantErr == nil {
 						wantErr = io.EOF
@@ -385,20 +388,6 @@ func TestReaderPayloadNotReused(t *testing.T) {
 	}
 	if !bytes.Equal(got[0].Payload, p3) || !bytes.Equal(got[1].Payload, []byte{1, 2, 3}) || cap(got[0].Payload) != 3 {
 		t.Fatalf("payloads changed or over-allocated: %v", got)
-	}
-}
-
-// readAllCopy reads like readAll but copies each payload at once, as a
-// caller of a reusing Reader must.
-func readAllCopy(r *Reader) ([]Message, error) {
-	var got []Message
-	for {
-		m, err := r.ReadMessage()
-		if err != nil {
-			return got, err
-		}
-		m.Payload = append([]byte{}, m.Payload...)
-		got = append(got, m)
 	}
 }
 
@@ -498,7 +487,7 @@ func TestReaderReuseAllocsAndBound(t *testing.T) {
 	}
 	r = NewReader(bytes.NewReader(seq), Limits{MaxPendingBytes: 250})
 	r.SetReusePayloads(true)
-	got, err := readAllCopy(r)
+	got, err := readAll(r)
 	if err != io.EOF || len(got) != 5 {
 		t.Fatalf("%d messages, %v", len(got), err)
 	}
