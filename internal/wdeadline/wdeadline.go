@@ -26,7 +26,3 @@ func (l *Lazy) Move(dl time.Time, timeout time.Duration) bool {
 	l.set = dl
 	return true
 }
-
-// Forget makes the next Move set its deadline, e.g. after the deadline was
-// changed by someone else.
-func (l *Lazy) Forget() { l.set = time.Time{} }

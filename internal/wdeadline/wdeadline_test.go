@@ -39,8 +39,4 @@ func TestMove(t *testing.T) {
 	if !l.Move(t0.Add(time.Second), time.Minute) {
 		t.Error("an earlier deadline was not set")
 	}
-	l.Forget()
-	if !l.Move(t0.Add(time.Second), time.Minute) {
-		t.Error("after Forget the deadline was not set")
-	}
 }
