@@ -224,8 +224,8 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// scratchPool holds the buffers payloads are encoded in before encodeExact
-// copies them out.
+// scratchPool holds the buffers values and payloads are encoded in before
+// they are checked (checkValue) or copied out (encodeExact).
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // scratchMax is the largest scratch buffer put back in the pool.

@@ -321,18 +321,16 @@ func checkKey(key string) error {
 	return nil
 }
 
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
 // checkValue makes sure v can be encoded (both layouts accept the same values).
 func checkValue(vs ...any) error {
-	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
 	for _, v := range vs {
 		b, err := amf.AppendAMF0((*bp)[:0], v)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadValue, err)
 		}
-		if cap(b) <= 64<<10 {
+		if cap(b) <= scratchMax {
 			*bp = b[:0]
 		}
 	}
