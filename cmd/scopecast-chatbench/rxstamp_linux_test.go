@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // rxConn reads what was written, stamps each read with the time the bytes
@@ -89,7 +91,8 @@ func TestWrapRXNotTCP(t *testing.T) {
 	}
 }
 
-// stampNS skips other control messages and rejects broken lengths.
+// stampNS finds the stamp after other control messages and rejects broken
+// lengths.
 func TestStampNS(t *testing.T) {
 	if stampNS(nil) != 0 || stampNS(make([]byte, 15)) != 0 {
 		t.Error("stamp from too little")
@@ -98,5 +101,18 @@ func TestStampNS(t *testing.T) {
 	bad[0] = 200 // Len beyond the buffer
 	if stampNS(bad) != 0 {
 		t.Error("stamp from a control message longer than its buffer")
+	}
+	// A stamp of 1 s 2 ns, after another control message (SCM_RIGHTS).
+	stamp := make([]byte, syscall.CmsgSpace(16))
+	h := (*syscall.Cmsghdr)(unsafe.Pointer(&stamp[0]))
+	h.Level, h.Type = syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS
+	h.SetLen(syscall.CmsgLen(16))
+	*(*syscall.Timespec)(unsafe.Pointer(&stamp[syscall.CmsgLen(0)])) = syscall.Timespec{Sec: 1, Nsec: 2}
+	if got := stampNS(append(syscall.UnixRights(3), stamp...)); got != 1_000_000_002 {
+		t.Errorf("stamp after SCM_RIGHTS: %d, want 1000000002", got)
+	}
+	h.SetLen(syscall.CmsgLen(8)) // too short for a timespec
+	if got := stampNS(stamp); got != 0 {
+		t.Errorf("stamp from a short SCM_TIMESTAMPNS: %d", got)
 	}
 }
