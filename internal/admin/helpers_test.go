@@ -28,10 +28,7 @@ import (
 	"github.com/scopecast/scopecast/wsbridge"
 )
 
-var (
-	needTool = testutil.NeedTool
-	waitFor  = testutil.WaitFor
-)
+var waitFor = testutil.WaitFor
 
 // authError is a connect refusal that names its reason, as an authentication
 // module's would.
