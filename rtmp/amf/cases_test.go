@@ -36,7 +36,6 @@ func cat(parts ...any) []byte {
 }
 
 func d64(f float64) []byte { return binary.BigEndian.AppendUint64(nil, math.Float64bits(f)) }
-func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 // wireCase is one entry of the shared table seeding unit tests and fuzz corpora.
 type wireCase struct {
