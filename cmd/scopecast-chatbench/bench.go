@@ -141,10 +141,9 @@ type bench struct {
 	peers  []*peer
 
 	// messages, indexed by id; written by the sender before the message is sent
-	sendNs   []int64
-	sendWall []int64 // Unix ns of each send, for the kernel's receive timestamps
-	senders  []int32
-	nSent    atomic.Int64 // messages sent so far (ids below are valid)
+	sendNs  []int64
+	senders []int32
+	nSent   atomic.Int64 // messages sent so far (ids below are valid)
 
 	closing atomic.Bool // the tool is closing the clients: read errors are ours
 }
@@ -189,12 +188,11 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Report, error) {
 	maxMsgs := max(int(math.Round(cfg.Rate*cfg.Duration.Seconds())), 1) // message k is due at k/Rate
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	b := &bench{
-		cfg:      cfg,
-		start:    time.Now(),
-		marker:   fmt.Appendf(nil, "cb%06x|", rng.Uint32()&0xffffff),
-		sendNs:   make([]int64, maxMsgs),
-		sendWall: make([]int64, maxMsgs),
-		senders:  make([]int32, maxMsgs),
+		cfg:     cfg,
+		start:   time.Now(),
+		marker:  fmt.Appendf(nil, "cb%06x|", rng.Uint32()&0xffffff),
+		sendNs:  make([]int64, maxMsgs),
+		senders: make([]int32, maxMsgs),
 	}
 	n := cfg.WSClients + cfg.RTMPClients
 	b.peers = make([]*peer, n)
@@ -495,9 +493,8 @@ func (b *bench) sendLoop(ctx context.Context, rng *rand.Rand) time.Duration {
 		if p == nil {
 			continue
 		}
-		now := time.Now()
-		ts := int64(now.Sub(b.start))
-		b.sendNs[id], b.sendWall[id], b.senders[id] = ts, now.UnixNano(), int32(p.idx)
+		ts := b.now()
+		b.sendNs[id], b.senders[id] = ts, int32(p.idx)
 		b.nSent.Store(int64(id + 1))
 		if err := b.sendOne(p, id, ts); err != nil {
 			b.sendNs[id] = -1 // not sent: not expected
@@ -600,7 +597,10 @@ func (b *bench) closeAll() {
 
 // record handles one marker found at the start of s (just past the marker):
 // "<id>|<ts>". at is the tool's clock after the read that completed the
-// message, kat the kernel's receive stamp of that read (Unix ns; 0: none).
+// message, kat the kernel's receive stamp of that read (Unix ns; 0: none):
+// on the tool's clock, kat − the wall clock at the start (the wall clock
+// and the monotonic clock advance together, only a step of the wall clock
+// parts them).
 func (b *bench) record(p *peer, s []byte, at, kat int64) {
 	id, rest, ok := parseUint(s)
 	if !ok || len(rest) == 0 || rest[0] != '|' {
@@ -623,7 +623,7 @@ func (b *bench) record(p *peer, s []byte, at, kat int64) {
 	}
 	p.lat[id] = lat
 	if kat != 0 {
-		p.klat[id] = max(kat-b.sendWall[id], 1)
+		p.klat[id] = max(kat-b.start.UnixNano()-int64(ts), 1)
 	}
 	p.received.Add(1)
 }
