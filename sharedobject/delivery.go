@@ -159,28 +159,22 @@ func (d *Delivery) Payload(sub Subscriber) ([]byte, error) {
 }
 
 // Framed returns the payload for sub (as Payload does) framed for its
-// transport by frame, e.g. chunked into an RTMP message. The framing of a
-// payload shared by several recipients is done once per key and shared (the
-// result must not be modified): key must name everything frame depends on
-// besides the payload (keys below 1<<62), and the layout (AMF0 or AMF3) is
-// added to it here. A recipient with events of its own gets a framing of its
-// own. It returns nil, nil when sub has nothing to receive.
+// transport by frame, e.g. chunked into an RTMP message; frame must not keep
+// the payload it is given (a pooled buffer). The framing of a payload shared
+// by several recipients is done once per key and shared (the result must not
+// be modified): key must name everything frame depends on besides the
+// payload (keys below 1<<62), and the layout (AMF0 or AMF3) is added to it
+// here. A recipient with events of its own gets a framing of its own. It
+// returns nil, nil when sub has nothing to receive.
 func (d *Delivery) Framed(sub Subscriber, key uint64, frame func(payload []byte) []byte) ([]byte, error) {
-	if d.hasOrigin(sub.ID()) || !d.forAll {
-		p, err := d.Payload(sub)
-		if p == nil || err != nil {
-			return nil, err
-		}
-		return frame(p), nil
+	id, amf3 := sub.ID(), sub.AMF3()
+	if d.hasOrigin(id) {
+		return d.encodeTo(id, amf3, frame)
 	}
-	amf3 := sub.AMF3()
-	return d.Shared(key<<1|b2u(amf3), func() ([]byte, error) {
-		p, err := d.Payload(sub)
-		if err != nil {
-			return nil, err
-		}
-		return frame(p), nil
-	})
+	if !d.forAll {
+		return nil, nil
+	}
+	return d.Shared(key<<1|b2u(amf3), func() ([]byte, error) { return d.encodeTo("", amf3, frame) })
 }
 
 // Shared returns what build makes of d for the recipients that caused none
@@ -225,16 +219,24 @@ func b2u(b bool) uint64 {
 }
 
 // scratchPool holds the buffers values and payloads are encoded in before
-// they are checked (checkValue) or copied out (encodeExact).
+// they are checked (checkValue), copied out or framed (encodeTo).
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // scratchMax is the largest scratch buffer put back in the pool.
 const scratchMax = 64 << 10
 
 // encodeExact returns the payload as id sees it in a buffer of its exact
-// size: encoded in a pooled buffer first, so that growing it leaves no
-// garbage behind (one allocation per payload instead of one per doubling).
+// size (one allocation per payload instead of one per doubling).
 func (d *Delivery) encodeExact(id string, amf3 bool) ([]byte, error) {
+	return d.encodeTo(id, amf3, exactCopy)
+}
+
+func exactCopy(p []byte) []byte { return append(make([]byte, 0, len(p)), p...) }
+
+// encodeTo encodes the payload as id sees it in a pooled buffer, so that
+// growing it leaves no garbage behind, and returns what out makes of it (out
+// must not keep it).
+func (d *Delivery) encodeTo(id string, amf3 bool, out func(payload []byte) []byte) ([]byte, error) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	p, err := d.encode((*sp)[:0], id, amf3)
@@ -244,7 +246,7 @@ func (d *Delivery) encodeExact(id string, amf3 bool) ([]byte, error) {
 	if cap(p) <= scratchMax { // keep what it grew to, within reason
 		*sp = p[:0]
 	}
-	return append(make([]byte, 0, len(p)), p...), nil
+	return out(p), nil
 }
 
 func (d *Delivery) encode(dst []byte, id string, amf3 bool) ([]byte, error) {
