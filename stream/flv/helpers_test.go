@@ -147,16 +147,10 @@ func synPackets(t0 uint32, ms int, gop int) []*stream.Packet {
 	return ps
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond for up to 10 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // ffmpegPackets reads an FLV into stream packets.
