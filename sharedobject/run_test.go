@@ -43,6 +43,38 @@ func quietSpell(o *SharedObject) {
 	o.mu.Unlock()
 }
 
+// joinedRunSubs joins n runSubs, s0 to s(n-1), to the transient object "chat" of c
+// (which has a merge window), hands them their held joins and forgets them, and
+// makes the object's next batch go out at once.
+func joinedRunSubs(t *testing.T, c *Container, n int) (*SharedObject, []*runSub) {
+	t.Helper()
+	subs := make([]*runSub, n)
+	for i := range subs {
+		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
+		if err := c.Apply(subs[i], use("chat", false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := c.Lookup("chat")
+	o.endHold() // the held joins
+	quietSpell(o)
+	for _, s := range subs {
+		s.reset()
+	}
+	return o, subs
+}
+
+// replaceSub makes the subscription of subscriber id deliver to sub instead.
+func replaceSub(o *SharedObject, id string, sub RunSubscriber) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, m := range o.subs {
+		if m.id == id {
+			m.sub, m.run = sub, sub
+		}
+	}
+}
+
 // TestMergeWindow: after a fan-out, batches wait for the window's end and go out
 // together, as one Run to a RunSubscriber and batch by batch to the others, in order
 // and each as its subscriber sees it; after a quiet spell a batch goes out at once. The
@@ -154,27 +186,9 @@ func (s *hookSub) Deliver(d *Delivery) error {
 // the others in the next sweep; everyone gets everything once, in order.
 func TestSweepTakesNewBatches(t *testing.T) {
 	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
-	subs := make([]*runSub, 3*sweepCheck)
-	for i := range subs {
-		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
-		c.Apply(subs[i], use("chat", false))
-	}
-	o := c.Lookup("chat")
-	o.endHold() // the held joins
-	quietSpell(o)
-	for _, s := range subs {
-		s.reset()
-	}
+	o, subs := joinedRunSubs(t, c, 3*sweepCheck)
 	// Subscriber 1 is visited second in the sweep below; its delivery makes a new batch.
-	hook := &hookSub{runSub: subs[1]}
-	hook.fn = func() { o.SetAttribute("", "k2", 2.0) }
-	o.mu.Lock()
-	for _, m := range o.subs {
-		if m.id == "s1" {
-			m.sub, m.run = hook, hook
-		}
-	}
-	o.mu.Unlock()
+	replaceSub(o, "s1", &hookSub{runSub: subs[1], fn: func() { o.SetAttribute("", "k2", 2.0) }})
 	o.SetAttribute("", "k1", 1.0) // after a quiet spell: a sweep at once
 	for i, s := range subs {
 		got := len(s.deliveries())
@@ -314,17 +328,7 @@ func TestSplitSweep(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
 	n := 2*sweepSplit + 7
-	subs := make([]*runSub, n)
-	for i := range subs {
-		subs[i] = &runSub{recSub: newSub(t, fmt.Sprint("s", i))}
-		c.Apply(subs[i], use("chat", false))
-	}
-	o := c.Lookup("chat")
-	o.endHold() // the held joins
-	quietSpell(o)
-	for _, s := range subs {
-		s.reset()
-	}
+	o, subs := joinedRunSubs(t, c, n)
 	// The listener sees w5 (written at the drainer's sixth visit) only once the
 	// helper has visited its whole part: the helper must not hand w5 out meanwhile.
 	var mu sync.Mutex
@@ -366,16 +370,8 @@ func TestSplitSweep(t *testing.T) {
 	o.mu.Unlock()
 	// One subscriber in each half writes a batch when it is first visited.
 	for _, at := range []int{5, n - 5} {
-		hook := &hookSub{runSub: subs[at]}
 		key := fmt.Sprint("w", at)
-		hook.fn = func() { o.SetAttribute("", key, 1.0) }
-		o.mu.Lock()
-		for _, m := range o.subs {
-			if m.id == subs[at].id {
-				m.sub, m.run = hook, hook
-			}
-		}
-		o.mu.Unlock()
+		replaceSub(o, subs[at].id, &hookSub{runSub: subs[at], fn: func() { o.SetAttribute("", key, 1.0) }})
 	}
 	o.SetAttribute("", "k", 0.0) // after a quiet spell: a sweep at once
 	o.endHold()                  // the batches the hooks wrote, to those not given them yet
