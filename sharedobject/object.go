@@ -87,7 +87,6 @@ type SharedObject struct {
 	// Merged fan-out (Options.MergeWindow): ready batches wait while holding,
 	// until hold fires at lastOut + the window.
 	lastOut time.Time // when the last fan-out began
-	seq     uint64    // the next item's seq
 	base    uint64    // the seq of queue[0]
 	// merged fan-out: the batches below this seq were shown to the listeners; the
 	// drainer alone moves it, the helpers of a split sweep hand out nothing beyond it.
@@ -181,8 +180,7 @@ func (so *SharedObject) Subscribe(sub Subscriber) error {
 	for _, k := range slices.Sorted(maps.Keys(so.attrs)) {
 		events = append(events, OriginEvent{Event: Event{Type: EventChange, Key: k, Value: so.attrs[k]}})
 	}
-	m.next = so.seq
-	so.seq++
+	m.next = so.base + uint64(len(so.queue)) // the seq of its join
 	so.queue = append(so.queue, &item{
 		only:  m,
 		d:     newDelivery(so.name, so.version, so.persistent, events),
@@ -468,7 +466,6 @@ func (so *SharedObject) commitAndUnlock() error {
 		return nil
 	}
 	countBatch(len(so.batch))
-	so.seq++
 	it := &item{d: newDelivery(so.name, so.version, so.persistent, so.batch)}
 	so.batch = nil
 	so.queue = append(so.queue, it)
