@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,9 +72,6 @@ type Handler struct {
 	PingInterval time.Duration
 	ReadTimeout  time.Duration
 
-	initOnce sync.Once
-	upgrader websocket.Upgrader
-
 	players conntrack.Set[*player]
 	// By protocol (protoIndex), under players' lock (Remove, View): the
 	// readers that ended and their bytes (a live reader's are its own
@@ -94,15 +90,12 @@ func protoIndex(proto string) int {
 
 var nextID atomic.Uint64
 
-func (h *Handler) init() {
-	h.initOnce.Do(func() {
-		h.upgrader = websocket.Upgrader{
-			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   1024,
-			WriteBufferSize:  256,                                      // only control frames go through gorilla's writer
-			CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
-		}
-	})
+// upgrader upgrades WebSocket-FLV requests; it holds no state of its own.
+var upgrader = websocket.Upgrader{
+	HandshakeTimeout: 10 * time.Second,
+	ReadBufferSize:   1024,
+	WriteBufferSize:  256,                                      // only control frames go through gorilla's writer
+	CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
 }
 
 func (h *Handler) logger() *slog.Logger {
@@ -121,7 +114,6 @@ func orDefault(v, def time.Duration) time.Duration {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.init()
 	scopePath, name, err := ParsePath(r.URL.Path)
 	if err != nil {
 		code := http.StatusBadRequest

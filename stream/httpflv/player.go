@@ -174,7 +174,7 @@ func (p *player) serve(w http.ResponseWriter, r *http.Request, st *stream.Stream
 	var readerDone chan struct{}
 	switch p.proto {
 	case ProtocolWS:
-		ws, err := h.upgrader.Upgrade(w, r, nil)
+		ws, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			p.log.Info("websocket upgrade failed", "err", err)
 			return // Upgrade answered the client
