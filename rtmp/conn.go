@@ -112,7 +112,7 @@ type Conn struct {
 	nextTx  float64
 	pending map[float64]chan callResult
 
-	w writerState // owned by the writer goroutine
+	w writerState // owned by the writer goroutine (and the write token's holder)
 
 	cs connStats // byte counters (stats.go)
 }

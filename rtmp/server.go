@@ -1,7 +1,8 @@
 // Package rtmp is scopecast's RTMP server: it accepts connections, runs the
 // handshake, reads chunked messages in one goroutine per connection and writes
-// in another (the only writer of the socket), maps connect to the scope tree,
-// and serves commands, remote calls and live streams.
+// in another (which shares the socket only with the direct writes of
+// shared-object batches, soqueue.go), maps connect to the scope tree, and
+// serves commands, remote calls and live streams.
 //
 // The server speaks RTMP through scopecast's own wire packages (rtmp/chunk,
 // rtmp/amf, rtmp/handshake, rtmp/message); see DESIGN.md for why. RTMPT and

@@ -63,7 +63,8 @@ type playSub struct {
 
 const popBatch = 64
 
-// writerState is owned by the writer goroutine.
+// writerState is owned by the writer goroutine; chunkSize and soFrame are
+// also used by a fan-out that holds the write token (writeSODirect).
 type writerState struct {
 	chunkSize uint32
 	subs      []*playSub
@@ -90,9 +91,10 @@ func (w *writerState) init(c *Conn) {
 	}
 }
 
-// writeLoop is the only writer of the socket. Each round it takes every
-// instruction that is ready and every packet its subscriptions hold, then
-// writes them with one vectored write under a deadline.
+// writeLoop is the socket's writer; a shared-object fan-out writes to an
+// idle plain socket directly, between its rounds (soqueue.go). Each round it
+// takes every instruction that is ready and every packet its subscriptions
+// hold, then writes them with one vectored write under a deadline.
 //
 // Merged writes: after a write that carried media, the writer holds media for
 // MergeWindow: it ignores notifications until the merge timer fires and then
