@@ -21,10 +21,8 @@ import (
 )
 
 // startServer runs a real scopecast RTMP server with the live app on a
-// loopback port and returns its base URL.
-// quiet discards the server's logs (set SCOPECAST_TEST_LOG=1 to see them).
-var quiet = testutil.Logger()
-
+// loopback port and returns its base URL (its logs are discarded unless
+// SCOPECAST_TEST_LOG is set).
 func startServer(t *testing.T) string {
 	t.Helper()
 	url, _ := startServerSrv(t)
@@ -33,11 +31,11 @@ func startServer(t *testing.T) string {
 
 func startServerSrv(t *testing.T) (string, *rtmp.Server) {
 	t.Helper()
-	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: quiet})
+	scopes := scope.New(scope.Options{KeepDelay: -1, Logger: testutil.Logger()})
 	if err := scopes.Register(live.Name, live.New()); err != nil {
 		t.Fatal(err)
 	}
-	srv := &rtmp.Server{Scopes: scopes, Logger: quiet}
+	srv := &rtmp.Server{Scopes: scopes, Logger: testutil.Logger()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
