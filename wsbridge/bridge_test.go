@@ -62,7 +62,7 @@ func TestExactlyOnceWebSocketAndRTMP(t *testing.T) {
 		for i, r := range rt {
 			text := fmt.Sprintf("rtmp%d-%d", i, k)
 			rtTexts[i] = append(rtTexts[i], text)
-			r.set("message", map[string]any{"id": text, "from": fmt.Sprintf("r%d", i), "text": text})
+			r.Set("message", map[string]any{"id": text, "from": fmt.Sprintf("r%d", i), "text": text})
 		}
 		text := fmt.Sprintf("peer-%d", k)
 		peerTexts = append(peerTexts, text)
@@ -150,9 +150,9 @@ func TestOperations(t *testing.T) {
 	a.waitFrame("set ack", func(f frame) bool { return f.str("type") == "ack" && f.str("op") == "set" && f.str("key") == "shape" })
 	b.waitFrame("change at b", func(f frame) bool { return f.str("type") == "change" && f.str("key") == "shape" })
 	waitFor(t, 5*time.Second, "change at the peer", func() bool {
-		return len(peer.find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventChange && e.Key == "shape" })) == 1
+		return len(peer.Find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventChange && e.Key == "shape" })) == 1
 	})
-	o := peer.find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventChange && e.Key == "shape" })[0].Value.(*amf.Object)
+	o := peer.Find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventChange && e.Key == "shape" })[0].Value.(*amf.Object)
 	if r, _ := o.GetNumber("r"); o.GetString("kind") != "circle" || r != 5 {
 		t.Errorf("peer got %#v", o)
 	}
@@ -181,7 +181,7 @@ func TestOperations(t *testing.T) {
 	})
 	a.waitFrame("ws send", func(f frame) bool { return f.str("type") == "message" && fmt.Sprint(f["args"]) == "[from ws]" })
 	waitFor(t, 5*time.Second, "send at the peer", func() bool {
-		return len(peer.find(func(e sharedobject.Event) bool {
+		return len(peer.Find(func(e sharedobject.Event) bool {
 			return e.Type == sharedobject.EventSend && len(e.Args) == 2 && e.Args[1] == "from ws"
 		})) == 1
 	})
@@ -198,7 +198,7 @@ func TestOperations(t *testing.T) {
 	b.waitFrame("clear ack", func(f frame) bool { return f.str("type") == "ack" && f.str("op") == "clear" })
 	a.waitFrame("clear", func(f frame) bool { return f.str("type") == "clear" && f.str("origin") == b.id })
 	waitFor(t, 5*time.Second, "clear at the peer", func() bool {
-		return len(peer.find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventClear })) == 2 // join + clear
+		return len(peer.Find(func(e sharedobject.Event) bool { return e.Type == sharedobject.EventClear })) == 2 // join + clear
 	})
 
 	// A late joiner gets the state as one snapshot.

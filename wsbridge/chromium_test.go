@@ -65,7 +65,7 @@ func TestChatPageInChromium(t *testing.T) {
 	waitLine(alice, "alice", "alicehi bob <b>bold</b> <img src=x onerror=alert(1)>")
 	say(bob, "hi alice")
 	waitLine(alice, "alice", "bobhi alice")
-	flash.set("message", map[string]any{"from": "flash", "text": "hello from flash"})
+	flash.Set("message", map[string]any{"from": "flash", "text": "hello from flash"})
 	peer.write(t, sharedobject.Event{Type: sharedobject.EventSend, Args: []any{"onChatMessage", "hello from rtmp"}})
 	for _, tab := range []context.Context{alice, bob} {
 		waitLine(tab, "page", "flashhello from flash")

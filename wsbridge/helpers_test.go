@@ -254,8 +254,6 @@ func startNode(t testing.TB, url, soName, name string) nodeClient {
 	return nodeClient{c}
 }
 
-func (c nodeClient) set(key string, v any) { c.Set(key, v) }
-
 // chatTexts returns the texts of the "message" changes the client saw.
 func (c nodeClient) chatTexts() []string {
 	var out []string
@@ -290,8 +288,6 @@ func (p *rtmpPeer) write(t testing.TB, evs ...sharedobject.Event) {
 	t.Helper()
 	p.Write(t, &sharedobject.Message{Name: p.name, Flags: 16, Events: evs})
 }
-
-func (p *rtmpPeer) find(pred func(sharedobject.Event) bool) []sharedobject.Event { return p.Find(pred) }
 
 // chatTexts returns the texts of "message" changes and onChatMessage sends.
 func (p *rtmpPeer) chatTexts() []string {
