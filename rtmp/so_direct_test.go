@@ -33,10 +33,7 @@ func TestSharedObjectDirectWritesBesideMedia(t *testing.T) {
 	c := dial(t, ts, "live")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var so *sharedobject.SharedObject
-	waitFor(t, 10*time.Second, "the stream to be published", func() bool {
-		return ts.Scopes.Lookup("/live") != nil && len(ts.Scopes.Lookup("/live").Streams()) > 0
-	})
+	ts.waitPublishing(t, "/live", "mix")
 	msid, err := c.CreateStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +100,7 @@ func TestSharedObjectDirectWritesBesideMedia(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no use success")
 	}
-	so = ts.Scopes.Lookup("/live").SharedObjects().Lookup("board")
+	so := ts.Scopes.Lookup("/live").SharedObjects().Lookup("board")
 	var wg sync.WaitGroup
 	for _, k := range keys {
 		wg.Add(1)
