@@ -8,7 +8,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/stream"
+	"github.com/scopecast/scopecast/stream/httpflv"
 )
 
 // countingReader counts what is read through it.
@@ -70,7 +72,13 @@ func TestStatsByProtocol(t *testing.T) {
 		t.Fatalf("%d readers in the scope", len(conns))
 	}
 
-	st := e.Handler.Stats()
+	// A write is counted once it returns, which can be after the client
+	// read its bytes: wait for the counters to reach what was read.
+	var st httpflv.Stats
+	testutil.WaitFor(t, 5*time.Second, "the byte counters to reach what the readers read", func() bool {
+		st = e.Handler.Stats()
+		return st.HTTP.BytesOut >= httpBody.n && st.WS.BytesOut >= wsBody.n
+	})
 	if st.HTTP.Conns != 1 || st.WS.Conns != 1 || st.HTTP.Served != 1 || st.WS.Served != 1 {
 		t.Errorf("stats %+v, want one live reader of each", st)
 	}
