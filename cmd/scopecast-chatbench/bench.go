@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,7 @@ type Config struct {
 	RTMPClients int           // RTMP clients
 	Rate        float64       // messages per second, all senders together
 	RTMPShare   float64       // share of the messages sent by RTMP clients (0..1)
+	Writers     int           // clients that send, chosen at random once (0: any client, message by message)
 	Duration    time.Duration // sending phase
 	Ramp        float64       // connections opened per second (0: as fast as they complete, 64 at a time)
 	Settle      time.Duration // after the last join: wait until no bytes arrived for this long (presence traffic)
@@ -447,13 +449,20 @@ func (b *bench) settle(ctx context.Context) time.Duration {
 	return time.Since(t0)
 }
 
-// sendLoop sends the messages at cfg.Rate from random clients, one goroutine
-// (so sends are spaced exactly). It returns the largest lateness of a send.
+// sendLoop sends the messages at cfg.Rate from random clients (of the
+// cfg.Writers chosen at the start, if set), one goroutine (so sends are spaced
+// exactly). It returns the largest lateness of a send.
 func (b *bench) sendLoop(ctx context.Context, rng *rand.Rand) time.Duration {
 	cfg := b.cfg
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	writers := b.peers
+	if cfg.Writers > 0 && cfg.Writers < len(writers) {
+		writers = slices.Clone(writers)
+		rng.Shuffle(len(writers), func(i, j int) { writers[i], writers[j] = writers[j], writers[i] })
+		writers = writers[:cfg.Writers]
+	}
 	var ws, rt []*peer
-	for _, p := range b.peers {
+	for _, p := range writers {
 		if p.kind == kindWS {
 			ws = append(ws, p)
 		} else {

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.RTMPClients, "rtmp-clients", 10, "RTMP clients")
 	fs.StringVar(&rate, "rate", "100/s", "messages per second, all senders together")
 	fs.Float64Var(&cfg.RTMPShare, "rtmp-share", 0.1, "share of the messages sent by RTMP clients (the rest by WebSocket clients)")
+	fs.IntVar(&cfg.Writers, "writers", 0, "clients that send, chosen at random at the start (0: any client may send each message)")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the sending phase (joins not included)")
 	fs.StringVar(&ramp, "ramp", "200/s", "clients opened per second (0: as fast as they join, 64 at a time)")
 	fs.DurationVar(&cfg.Settle, "settle", 500*time.Millisecond, "after the joins, start sending once no client received anything for this long")
@@ -79,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.WSClients < 0 || cfg.RTMPClients < 0 {
 		return errors.New("-ws-clients and -rtmp-clients: want 0 or more")
+	}
+	if cfg.Writers < 0 {
+		return errors.New("-writers: want 0 or more")
 	}
 	if cfg.RTMPShare < 0 || cfg.RTMPShare > 1 {
 		return fmt.Errorf("-rtmp-share %g: want 0..1", cfg.RTMPShare)
@@ -167,6 +171,7 @@ type RunInfo struct {
 	Sent        int     `json:"sent"`
 	SentWS      int     `json:"sent_ws"`
 	SentRTMP    int     `json:"sent_rtmp"`
+	Writers     int     `json:"writers"`          // distinct clients that sent
 	SendS       float64 `json:"send_s"`           // first to last send
 	RateAchived float64 `json:"rate_per_s"`       // sent / send_s
 	MaxLateMS   float64 `json:"max_send_late_ms"` // worst lateness of a send against its schedule
@@ -226,9 +231,11 @@ type ToolReport struct {
 func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, complete bool, late time.Duration) {
 	sent := int(b.nSent.Load())
 	var msgs []int
+	writers := map[int32]bool{}
 	for id := range sent {
 		if b.sendNs[id] >= 0 {
 			msgs = append(msgs, id)
+			writers[b.senders[id]] = true
 			if b.peers[b.senders[id]].kind == kindWS {
 				rep.Run.SentWS++
 			} else {
@@ -237,6 +244,7 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 		}
 	}
 	rep.Run.Sent = len(msgs)
+	rep.Run.Writers = len(writers)
 	if len(msgs) > 1 {
 		span := float64(b.sendNs[msgs[len(msgs)-1]]-b.sendNs[msgs[0]]) / 1e9
 		rep.Run.SendS = benchutil.Round(span, 3)
@@ -379,8 +387,8 @@ func (rep *Report) WriteText(w io.Writer) {
 	p("join:        all joined in %.2f s, traffic quiet %.2f s later; %.1f MB received (presence), server %.2f CPU s, tool %.2f CPU s, %d dropped",
 		j.ConnectS, j.SettleS, float64(j.Bytes)/1e6, j.ServerCPUS, j.ToolCPUS, j.Dropped)
 	r := rep.Run
-	p("sent:        %d messages (%d WebSocket, %d RTMP) over %.2f s = %.2f msg/s; worst send lateness %.2f ms",
-		r.Sent, r.SentWS, r.SentRTMP, r.SendS, r.RateAchived, r.MaxLateMS)
+	p("sent:        %d messages (%d WebSocket, %d RTMP) from %d clients over %.2f s = %.2f msg/s; worst send lateness %.2f ms",
+		r.Sent, r.SentWS, r.SentRTMP, r.Writers, r.SendS, r.RateAchived, r.MaxLateMS)
 	complete := "all in"
 	if !r.Complete {
 		complete = "INCOMPLETE at the drain limit"

@@ -72,8 +72,8 @@ func TestRunInProcess(t *testing.T) {
 			rep.WriteText(&out)
 			t.Log("\n" + out.String())
 			d := rep.Deliveries
-			if rep.Run.SentWS == 0 || rep.Run.SentRTMP == 0 {
-				t.Errorf("sent %d ws, %d rtmp; want both kinds", rep.Run.SentWS, rep.Run.SentRTMP)
+			if rep.Run.SentWS == 0 || rep.Run.SentRTMP == 0 || rep.Run.Writers < 2 {
+				t.Errorf("sent %d ws, %d rtmp from %d clients; want both kinds, from several", rep.Run.SentWS, rep.Run.SentRTMP, rep.Run.Writers)
 			}
 			wantEchoes := int64(0)
 			if mode == ModeSend {
@@ -110,6 +110,24 @@ func TestRunInProcess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// -writers 1 is the benchmark: one writer makes every change, the
+// other clients receive each once.
+func TestRunInProcessOneWriter(t *testing.T) {
+	wsURL, rtmpURL := startServer(t, 5*time.Millisecond)
+	cfg := Config{
+		WSURL: wsURL, RTMPURL: rtmpURL, RTMPClients: 6, Writers: 1,
+		Rate: 50, RTMPShare: 1, Duration: time.Second, Mode: ModeChat,
+		Settle: 100 * time.Millisecond, Drain: 10 * time.Second, Seed: 7,
+	}
+	rep := runExactlyOnce(t, cfg)
+	if rep.Run.Writers != 1 || rep.Run.SentRTMP != rep.Run.Sent {
+		t.Errorf("sent %d (%d rtmp) from %d clients; want all from one RTMP client", rep.Run.Sent, rep.Run.SentRTMP, rep.Run.Writers)
+	}
+	if d := rep.Deliveries; d.Acks != d.AcksWanted {
+		t.Errorf("acks %d of %d", d.Acks, d.AcksWanted)
 	}
 }
 
@@ -153,7 +171,7 @@ func runExactlyOnce(t *testing.T, cfg Config) *Report {
 
 // The -rate and -ramp values are benchutil.ParsePerSecond's (tested there).
 func TestArgs(t *testing.T) {
-	for _, args := range [][]string{{"-rate", "x/s"}, {"-rate", "0"}, {"-ramp", "-1"}} {
+	for _, args := range [][]string{{"-rate", "x/s"}, {"-rate", "0"}, {"-ramp", "-1"}, {"-writers", "-1"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("%q: %v", args, err)
 		}
