@@ -67,7 +67,10 @@
 // other subscribers get each batch by Deliver, in the same order. A sweep of many
 // subscribers (512 or more) is shared by up to GOMAXPROCS goroutines, each visiting a
 // part of them, so Deliver and DeliverRun may run concurrently for different
-// subscribers (never for the same one).
+// subscribers (never for the same one). A sweep never runs on the goroutine of the
+// call that made the batch (a writer's connection would read nothing meanwhile): one
+// that is due at once gets a goroutine of its own, held batches go out on the window
+// timer's, and the call returns without waiting for the delivery.
 //
 // Joining (use): the subscriber receives use success, then clear for transient objects
 // only (Red5's SharedObject.register does the same: a persistent object's client may

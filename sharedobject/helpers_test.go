@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -148,3 +149,33 @@ func use(name string, persistent bool) *Message {
 }
 
 func msg(name string, evs ...Event) *Message { return &Message{Name: name, Flags: 16, Events: evs} }
+
+// swept waits until o has no drain in progress. With a merge window a batch
+// that goes out at once goes out on a goroutine of its own (see drain): it has
+// gone out when swept returns, and one that was held has not.
+func swept(t testing.TB, o *SharedObject) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		o.mu.Lock()
+		busy := o.draining
+		o.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the drainer did not finish within 5s")
+		}
+		runtime.Gosched() // no sleep: benchmarks wait here too
+	}
+}
+
+// sweepNow ends o's merge window as its timer does, once the drain in
+// progress (if any) has held what it could not hand out, and waits for the
+// sweep.
+func sweepNow(t testing.TB, o *SharedObject) {
+	t.Helper()
+	swept(t, o)
+	o.endHold()
+	swept(t, o)
+}

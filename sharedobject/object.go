@@ -499,36 +499,69 @@ func (so *SharedObject) commitAndUnlock() error {
 // drains at a time; the others leave their ready batches to it.
 //
 // With a merge window (Options.MergeWindow) the drainer sweeps the subscribers instead
-// (see sweepLocked).
+// (see sweepLocked). A sweep that is due at once runs on a goroutine of its own: a
+// sweep of many subscribers takes milliseconds, and the caller is typically a writer's
+// connection, which would read none of its next changes meanwhile. Batches held for the
+// window go out on the window timer's goroutine (endHold).
 func (so *SharedObject) drain() {
 	so.mu.Lock()
-	if so.draining || so.holding {
+	if !so.beginDrainLocked() {
 		so.mu.Unlock()
 		return
 	}
-	so.draining = true
 	if window := so.c.merge; window > 0 {
-		so.sweepLocked(window)
-	} else {
-		for len(so.queue) > 0 && so.queue[0].ready {
-			it := so.queue[0]
-			so.queue[0] = nil
-			so.queue = so.queue[1:]
-			seq := so.base
-			so.base++
-			subs, ls := so.subs, so.listeners
+		if !so.sweepDueLocked(window) { // nothing to hand out, or held for the window
+			so.endDrainLocked()
 			so.mu.Unlock()
-			failed := so.deliver(it, seq, subs, ls)
-			so.mu.Lock()
-			so.dropLocked(failed)
+			return
 		}
+		so.mu.Unlock()
+		go so.sweepDrain(window)
+		return
 	}
+	for len(so.queue) > 0 && so.queue[0].ready {
+		it := so.queue[0]
+		so.queue[0] = nil
+		so.queue = so.queue[1:]
+		seq := so.base
+		so.base++
+		subs, ls := so.subs, so.listeners
+		so.mu.Unlock()
+		failed := so.deliver(it, seq, subs, ls)
+		so.mu.Lock()
+		so.dropLocked(failed)
+	}
+	so.endDrainLocked()
+	so.mu.Unlock()
+}
+
+// beginDrainLocked makes the caller the drainer, unless there is one or a merge window
+// holds the batches. so.mu held.
+func (so *SharedObject) beginDrainLocked() bool {
+	if so.draining || so.holding {
+		return false
+	}
+	so.draining = true
+	return true
+}
+
+// sweepDrain is the merged fan-out's drainer (see drain), after beginDrainLocked. It
+// returns when every ready batch went out or the rest waits for the window's end
+// (so.hold).
+func (so *SharedObject) sweepDrain(window time.Duration) {
+	so.mu.Lock()
+	so.sweepLocked(window)
+	so.endDrainLocked()
+	so.mu.Unlock()
+}
+
+// endDrainLocked ends a drain. so.mu held.
+func (so *SharedObject) endDrainLocked() {
 	if len(so.queue) == 0 {
 		so.queue = nil
 	}
 	so.draining = false
 	so.armIdleLocked()
-	so.mu.Unlock()
 }
 
 func (so *SharedObject) dropLocked(failed []failure) {
@@ -557,23 +590,9 @@ func (so *SharedObject) readyEndLocked() uint64 {
 // call, and one write, per window. A sweep of many subscribers is split over
 // goroutines (sweepSplit). so.mu held; released while handing out.
 func (so *SharedObject) sweepLocked(window time.Duration) {
-	for {
-		so.trimLocked()
+	for so.sweepDueLocked(window) {
+		so.lastOut = time.Now()
 		end := so.readyEndLocked()
-		if so.base == end { // the listeners saw, and every subscriber was handed, every ready batch
-			return
-		}
-		now := time.Now()
-		if wait := window - now.Sub(so.lastOut); wait > 0 {
-			so.holding = true
-			if so.hold == nil {
-				so.hold = time.AfterFunc(wait, so.endHold)
-			} else {
-				so.hold.Reset(wait)
-			}
-			return
-		}
-		so.lastOut = now
 		subs := so.subs
 		sw := sweep{so: so, base: so.base, end: end, log: so.queue[:end-so.base], ls: so.listeners}
 		so.mu.Unlock()
@@ -582,6 +601,26 @@ func (so *SharedObject) sweepLocked(window time.Duration) {
 		so.mu.Lock()
 		so.dropLocked(sw.failed)
 	}
+}
+
+// sweepDueLocked reports whether a sweep is due now: there are ready batches that the
+// listeners or a subscriber have not had, and the window since the last sweep is over.
+// If it is not over, the batches are held until it is (so.hold). so.mu held.
+func (so *SharedObject) sweepDueLocked(window time.Duration) bool {
+	so.trimLocked()
+	if so.base == so.readyEndLocked() { // the listeners saw, and every subscriber was handed, every ready batch
+		return false
+	}
+	if wait := window - time.Since(so.lastOut); wait > 0 {
+		so.holding = true
+		if so.hold == nil {
+			so.hold = time.AfterFunc(wait, so.endHold)
+		} else {
+			so.hold.Reset(wait)
+		}
+		return false
+	}
+	return true
 }
 
 // sweepCheck is how many subscribers a sweep visits between two looks for new batches.
@@ -739,13 +778,17 @@ func writes(items []*item) *Run {
 	return r
 }
 
-// endHold ends a merge window: the batches it held go out.
+// endHold ends a merge window: the batches it held go out, on the window timer's own
+// goroutine.
 func (so *SharedObject) endHold() {
 	so.mu.Lock()
 	so.holding = false
 	so.lastOut = time.Time{} // due now, whatever the clock says
+	ok := so.beginDrainLocked()
 	so.mu.Unlock()
-	so.drain()
+	if ok {
+		so.sweepDrain(so.c.merge)
+	}
 }
 
 type failure struct {

@@ -813,6 +813,7 @@ func TestJoinDuringSave(t *testing.T) {
 			defer o.Release()
 			a, b := newSub(t, "A"), newSub(t, "B")
 			o.Subscribe(a)
+			swept(t, o)
 			a.reset()
 			done := make(chan error)
 			go func() { done <- o.SetAttribute("", "k", 1.0) }()
@@ -823,7 +824,7 @@ func TestJoinDuringSave(t *testing.T) {
 				t.Fatal(err)
 			}
 			if window > 0 {
-				o.endHold()
+				sweepNow(t, o)
 			}
 			if got := a.types(); !slices.Equal(got, []EventType{EventChange}) {
 				t.Fatalf("A saw %v, want the change alone", got)

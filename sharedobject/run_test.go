@@ -56,7 +56,7 @@ func joinedRunSubs(t *testing.T, c *Container, n int) (*SharedObject, []*runSub)
 		}
 	}
 	o := c.Lookup("chat")
-	o.endHold() // the held joins
+	sweepNow(t, o) // the held joins
 	quietSpell(o)
 	for _, s := range subs {
 		s.reset()
@@ -87,16 +87,18 @@ func TestMergeWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := c.Lookup("chat")
+	swept(t, o)
 	if len(a.deliveries()) != 1 {
 		t.Fatal("the first batch did not go out at once")
 	}
 	if err := c.Apply(b, use("chat", false)); err != nil {
 		t.Fatal(err)
 	}
+	swept(t, o)
 	if len(b.deliveries()) != 0 {
 		t.Fatal("a join within the window was not held")
 	}
-	o.endHold()
+	sweepNow(t, o)
 	if got := b.types(); !slices.Equal(got, []EventType{EventUseSuccess, EventClear}) {
 		t.Fatalf("held join: %v", got)
 	}
@@ -105,6 +107,7 @@ func TestMergeWindow(t *testing.T) {
 
 	quietSpell(o)
 	o.SetAttribute("", "k1", 1.0)
+	swept(t, o)
 	if len(a.deliveries()) != 1 || len(b.deliveries()) != 1 || a.runCount() != 0 {
 		t.Fatalf("after a quiet spell: A %d, B %d deliveries, %d runs; want 1, 1 at once, no run", len(a.deliveries()), len(b.deliveries()), a.runCount())
 	}
@@ -115,10 +118,11 @@ func TestMergeWindow(t *testing.T) {
 	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k2", Value: 2.0}))
 	o.SetAttribute("", "k3", 3.0)
 	o.Send("", "h", "x")
+	swept(t, o)
 	if n := len(a.deliveries()) + len(b.deliveries()); n != 0 {
 		t.Fatalf("%d deliveries within the window", n)
 	}
-	o.endHold()
+	sweepNow(t, o)
 	if a.runCount() != 1 || len(a.runs[0].Deliveries()) != 3 {
 		t.Fatalf("A got %d runs, want one of 3 batches", a.runCount())
 	}
@@ -155,6 +159,7 @@ func TestMergeWindowTimer(t *testing.T) {
 	a := &runSub{recSub: newSub(t, "A")}
 	c.Apply(a, use("chat", false))
 	o := c.Lookup("chat")
+	swept(t, o)
 	a.reset()
 	for i := range 5 {
 		o.SetAttribute("", "k", float64(i))
@@ -190,6 +195,7 @@ func TestSweepTakesNewBatches(t *testing.T) {
 	// Subscriber 1 is visited second in the sweep below; its delivery makes a new batch.
 	replaceSub(o, "s1", &hookSub{runSub: subs[1], fn: func() { o.SetAttribute("", "k2", 2.0) }})
 	o.SetAttribute("", "k1", 1.0) // after a quiet spell: a sweep at once
+	swept(t, o)
 	for i, s := range subs {
 		got := len(s.deliveries())
 		want := 1 // k1 only: visited before the sweep looked again
@@ -200,7 +206,7 @@ func TestSweepTakesNewBatches(t *testing.T) {
 			t.Fatalf("subscriber %d got %d batches in the first sweep, want %d", i, got, want)
 		}
 	}
-	o.endHold()
+	sweepNow(t, o)
 	for i, s := range subs {
 		if got := s.types(); !slices.Equal(got, []EventType{EventChange, EventChange}) {
 			t.Fatalf("subscriber %d saw %v, want k1 and k2 once", i, got)
@@ -231,7 +237,8 @@ func TestMergedListenerWithoutSubscribers(t *testing.T) {
 		}
 	}))
 	o.SetAttribute("", "echo", 1.0) // after a quiet spell: a sweep at once
-	o.endHold()
+	swept(t, o)
+	sweepNow(t, o)
 	mu.Lock()
 	got := slices.Clone(seen)
 	mu.Unlock()
@@ -255,12 +262,13 @@ func TestRunFramed(t *testing.T) {
 	c.Apply(a, use("chat", false))
 	c.Apply(b, use("chat", false))
 	o := c.Lookup("chat")
-	o.endHold()
+	sweepNow(t, o)
 	quietSpell(o)
 	o.SetAttribute("", "k0", 0.0) // at once
+	swept(t, o)
 	c.Apply(a, msg("chat", Event{Type: EventRequestChange, Key: "k1", Value: 1.0}))
 	o.SetAttribute("", "k2", 2.0)
-	o.endHold()
+	sweepNow(t, o)
 	if b.runCount() != 1 {
 		t.Fatalf("B got %d runs, want 1", b.runCount())
 	}
@@ -296,14 +304,16 @@ func TestRunAcrossJoin(t *testing.T) {
 	a := &runSub{recSub: newSub(t, "A")}
 	c.Apply(a, use("chat", false))
 	o := c.Lookup("chat")
+	swept(t, o)
 	quietSpell(o)
 	o.SetAttribute("", "k0", 0.0) // at once; the next window holds
+	swept(t, o)
 	a.reset()
 	o.SetAttribute("", "k1", 1.0)
 	cs := &runSub{recSub: newSub(t, "C")}
 	c.Apply(cs, use("chat", false))
 	o.SetAttribute("", "k2", 2.0)
-	o.endHold()
+	sweepNow(t, o)
 	if a.runCount() != 1 || len(a.runs[0].Deliveries()) != 2 {
 		t.Fatalf("A got %d runs, want one of k1 and k2", a.runCount())
 	}
@@ -374,7 +384,8 @@ func TestSplitSweep(t *testing.T) {
 		replaceSub(o, subs[at].id, &hookSub{runSub: subs[at], fn: func() { o.SetAttribute("", key, 1.0) }})
 	}
 	o.SetAttribute("", "k", 0.0) // after a quiet spell: a sweep at once
-	o.endHold()                  // the batches the hooks wrote, to those not given them yet
+	swept(t, o)
+	sweepNow(t, o) // the batches the hooks wrote, to those not given them yet
 	if o.Subscribers() != n-1 || c.Dropped() != 1 {
 		t.Fatalf("%d subscribers, %d dropped; want %d, the failing one", o.Subscribers(), c.Dropped(), n-1)
 	}
@@ -443,5 +454,34 @@ func (s *shownSub) Deliver(d *Delivery) error {
 func (s *shownSub) after() {
 	if s.first != nil {
 		s.once.Do(s.first)
+	}
+}
+
+// TestSweepOffTheWriter: a sweep that is due at once runs on a goroutine of its own,
+// not the writer's: SetAttribute returns while a subscriber's delivery is still
+// blocked. (When the writer's goroutine swept, a writer's connection read none of its
+// next changes for as long as a sweep of 1000 subscribers took.)
+func TestSweepOffTheWriter(t *testing.T) {
+	c := newTestContainer(t, nil, Options{MergeWindow: time.Hour})
+	o, subs := joinedRunSubs(t, c, 2)
+	release := make(chan struct{})
+	replaceSub(o, "s1", &hookSub{runSub: subs[1], fn: func() { <-release }})
+	done := make(chan error, 1)
+	go func() { done <- o.SetAttribute("", "k", 1.0) }() // after a quiet spell: a sweep at once
+	select {
+	case err := <-done:
+		close(release)
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("SetAttribute waited for the sweep")
+	}
+	swept(t, o)
+	for i, s := range subs {
+		if got := s.types(); !slices.Equal(got, []EventType{EventChange}) {
+			t.Fatalf("subscriber %d saw %v, want the change once", i, got)
+		}
 	}
 }
