@@ -291,13 +291,14 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 				continue
 			}
 			d.Expected++
-			lat := p.lat[id]
+			sl := b.slot(id, p)
+			lat := sl.lat
 			if lat == 0 {
 				short = true
 				missed[id] = true
 				continue
 			}
-			if k := p.klat[id]; k == 0 {
+			if k := sl.klat; k == 0 {
 				kmissed[id] = true
 			} else {
 				klast[id] = max(klast[id], k)
