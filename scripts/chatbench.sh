@@ -4,7 +4,7 @@
 # One run of the chat benchmarks of docs/benchmarks.md on a fresh server, both
 # built from this checkout:
 #   ws  1000 WebSocket + 10 RTMP clients in /chat/bench, 100 messages/s, 20 s
-#   so  1000 RTMP clients on one object, 1000 changes/s, 10 s
+#   so  1000 RTMP clients on one object, one of them making 1000 changes/s, 10 s
 # The server and the tool run at nice -10 (root only; otherwise at the normal
 # priority) so that other work on the machine disturbs them less; the report
 # says how much CPU other processes used meanwhile. CHATBENCH_TOOL_SCHED=batch
@@ -37,7 +37,7 @@ case $mode in
 ws) rtmp=127.0.0.1:29550 http=127.0.0.1:29551 room=chat/bench
     args=(-ws-clients 1000 -rtmp-clients 10 -rate 100/s -duration 20s) ;;
 so) rtmp=127.0.0.1:29750 http=127.0.0.1:29751 room=chat/sobench
-    args=(-ws-clients 0 -rtmp-clients 1000 -rtmp-share 1 -rate 1000/s -duration 10s -ramp 500/s) ;;
+    args=(-ws-clients 0 -rtmp-clients 1000 -rtmp-share 1 -writers 1 -rate 1000/s -duration 10s -ramp 500/s) ;;
 *) echo "mode must be ws or so" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086
