@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scopecast/scopecast/cmd/internal/benchutil"
 	"github.com/scopecast/scopecast/cmd/internal/procstat"
 )
 
@@ -256,7 +257,7 @@ func readRounds(addr string, n int, useEpoll bool) {
 		return
 	}
 	slices.Sort(v)
-	q := func(f float64) float64 { return float64(v[int(f*float64(len(v)-1))]) / 1e6 }
+	q := func(f float64) float64 { return float64(benchutil.Rank(v, f)) / 1e6 }
 	fmt.Printf("reader: %.2f cores; %d rounds; round start → last connection's delivery: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		(cpuSeconds()-c0)/el, len(v), q(.5), q(.99), q(1))
 }

@@ -231,11 +231,7 @@ func quantiles(v []float64) (med, p99, mx float64) {
 		return 0, 0, 0
 	}
 	slices.Sort(v)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(v)))) - 1
-		return v[min(max(i, 0), len(v)-1)]
-	}
-	return benchutil.Round(rank(0.5), 2), benchutil.Round(rank(0.99), 2), benchutil.Round(v[len(v)-1], 2)
+	return benchutil.Round(benchutil.Rank(v, 0.5), 2), benchutil.Round(benchutil.Rank(v, 0.99), 2), benchutil.Round(v[len(v)-1], 2)
 }
 
 func mbps(bytes uint64, secs float64) float64 {

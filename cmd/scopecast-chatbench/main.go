@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -359,10 +358,7 @@ func latencies(v []int64) LatencyReport {
 		return LatencyReport{}
 	}
 	slices.Sort(v)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(v)))) - 1
-		return benchutil.Round(float64(v[min(max(i, 0), len(v)-1)])/1e6, 3)
-	}
+	rank := func(q float64) float64 { return benchutil.Round(float64(benchutil.Rank(v, q))/1e6, 3) }
 	var sum float64
 	for _, x := range v {
 		sum += float64(x)

@@ -1,6 +1,7 @@
-// Package benchutil holds what the load tools (scopecast-bench and
-// scopecast-chatbench) share: the command's main, the rate flags, rounding,
-// the error tally and the report's output as text or JSON.
+// Package benchutil holds what the load tools (scopecast-bench,
+// scopecast-chatbench and loopback-floor) share: the command's main, the rate
+// flags, rounding, percentiles, the error tally and the report's output as
+// text or JSON.
 package benchutil
 
 import (
@@ -53,6 +54,14 @@ func ParsePerSecond(flag, s string) (float64, error) {
 func Round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+// Rank returns the q-th quantile (0 < q ≤ 1) of sorted by the nearest-rank
+// method: the smallest value with at least q of the values at or below it.
+// sorted must be sorted ascending and not empty.
+func Rank[T int64 | float64](sorted []T, q float64) T {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // MS is d in milliseconds.

@@ -22,6 +22,27 @@ func TestParsePerSecond(t *testing.T) {
 	}
 }
 
+func TestRank(t *testing.T) {
+	v := make([]int64, 100) // 1..100
+	for i := range v {
+		v[i] = int64(i + 1)
+	}
+	for _, c := range []struct {
+		q    float64
+		want int64
+	}{{0.5, 50}, {0.9, 90}, {0.99, 99}, {0.999, 100}, {1, 100}, {0.001, 1}} {
+		if got := Rank(v, c.q); got != c.want {
+			t.Errorf("Rank(1..100, %v) = %d, want %d", c.q, got, c.want)
+		}
+	}
+	if got := Rank([]float64{7}, 0.99); got != 7 {
+		t.Errorf("Rank([7], 0.99) = %v", got)
+	}
+	if got := Rank([]float64{1, 2, 3}, 0.5); got != 2 {
+		t.Errorf("Rank([1 2 3], 0.5) = %v", got)
+	}
+}
+
 func TestRoundAndMS(t *testing.T) {
 	if got := Round(1.23456, 2); got != 1.23 {
 		t.Errorf("Round(1.23456, 2) = %v", got)
