@@ -177,15 +177,14 @@ func (r *Reader) readTag() (Tag, error) {
 		}
 		return Tag{}, fmt.Errorf("%w: tag header: %d of %d bytes: %w", ErrTruncated, n, TagHeaderSize, err)
 	}
-	typ := h[0]
-	if typ != TagAudio && typ != TagVideo && typ != TagScript {
-		return Tag{}, fmt.Errorf("%w: type byte %#02x", ErrTagType, typ)
+	th, ok := parseTagHeader(h)
+	if !ok {
+		return Tag{}, fmt.Errorf("%w: type byte %#02x", ErrTagType, th.typ)
 	}
-	size := int(h[1])<<16 | int(h[2])<<8 | int(h[3])
+	size := th.size
 	if size > r.maxSize {
 		return Tag{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrTagTooLarge, size, r.maxSize)
 	}
-	ts := uint32(h[7])<<24 | uint32(h[4])<<16 | uint32(h[5])<<8 | uint32(h[6])
 	data, err := readN(r.r, size)
 	if err != nil {
 		return Tag{}, fmt.Errorf("%w: tag data: %d of %d bytes: %w", ErrTruncated, len(data), size, err)
@@ -196,7 +195,26 @@ func (r *Reader) readTag() (Tag, error) {
 	if v := binary.BigEndian.Uint32(r.prev[:]); v != uint32(TagHeaderSize+size) {
 		return Tag{}, fmt.Errorf("%w: %d after a tag of %d bytes", ErrPrevSize, v, TagHeaderSize+size)
 	}
-	return Tag{Type: typ, Timestamp: ts, Data: data}, nil
+	return Tag{Type: th.typ, Timestamp: th.ts, Data: data}, nil
+}
+
+// tagHeader is a parsed tag header.
+type tagHeader struct {
+	typ  byte
+	size int    // data bytes
+	ts   uint32 // milliseconds, the extension byte as the top 8 bits
+}
+
+// parseTagHeader parses the first TagHeaderSize bytes of h; ok is false when
+// the type is not audio, video or script.
+func parseTagHeader(h []byte) (th tagHeader, ok bool) {
+	_ = h[TagHeaderSize-1]
+	th = tagHeader{
+		typ:  h[0],
+		size: int(h[1])<<16 | int(h[2])<<8 | int(h[3]),
+		ts:   uint32(h[7])<<24 | uint32(h[4])<<16 | uint32(h[5])<<8 | uint32(h[6]),
+	}
+	return th, th.typ == TagAudio || th.typ == TagVideo || th.typ == TagScript
 }
 
 // readStep is how much readN allocates ahead of the bytes it has read, so

@@ -118,17 +118,16 @@ func scanFile(r io.ReaderAt, size int64, visit func(t *tagInfo)) (scanResult, er
 			res.err = fmt.Errorf("%w: tag header: %w", ErrTruncated, err)
 			break
 		}
-		typ := hdr[0]
-		if typ != TagAudio && typ != TagVideo && typ != TagScript {
-			res.err = fmt.Errorf("%w: type byte %#02x at %d", ErrTagType, typ, off)
+		th, ok := parseTagHeader(hdr[:])
+		if !ok {
+			res.err = fmt.Errorf("%w: type byte %#02x at %d", ErrTagType, th.typ, off)
 			break
 		}
-		n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+		typ, n, ts := th.typ, th.size, th.ts
 		if off+TagHeaderSize+int64(n)+4 > size {
 			res.err = fmt.Errorf("%w: tag of %d bytes at %d", ErrTruncated, n, off)
 			break
 		}
-		ts := uint32(hdr[7])<<24 | uint32(hdr[4])<<16 | uint32(hdr[5])<<8 | uint32(hdr[6])
 		k := min(n, scanHead)
 		if _, err := io.ReadFull(br, head[:k]); err != nil {
 			res.err = fmt.Errorf("%w: tag data: %w", ErrTruncated, err)
@@ -174,13 +173,12 @@ func validTagAt(b []byte, p int) bool {
 		if len(b)-p < TagHeaderSize+4 {
 			return false
 		}
-		typ := b[p]
-		if typ != TagAudio && typ != TagVideo && typ != TagScript {
+		th, ok := parseTagHeader(b[p:])
+		if !ok {
 			return false
 		}
-		n := int(b[p+1])<<16 | int(b[p+2])<<8 | int(b[p+3])
-		e := p + TagHeaderSize + n + 4
-		if e > len(b) || binary.BigEndian.Uint32(b[e-4:]) != uint32(TagHeaderSize+n) {
+		e := p + TagHeaderSize + th.size + 4
+		if e > len(b) || binary.BigEndian.Uint32(b[e-4:]) != uint32(TagHeaderSize+th.size) {
 			return false
 		}
 		if e == len(b) {
