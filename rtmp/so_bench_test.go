@@ -3,9 +3,9 @@ package rtmp
 import (
 	"fmt"
 	"io"
-	"net"
 	"testing"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/sharedobject"
 )
 
@@ -18,11 +18,6 @@ import (
 func BenchmarkSOFanout(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
 			srv := &Server{}
 			ct := sharedobject.NewContainer("/bench", nil, sharedobject.Options{})
 			defer ct.Close()
@@ -33,15 +28,8 @@ func BenchmarkSOFanout(b *testing.B) {
 			conns := make([]*Conn, n)
 			readers := make(chan struct{}, n)
 			for i := range conns {
-				cc, err := net.Dial("tcp", l.Addr().String())
-				if err != nil {
-					b.Fatal(err)
-				}
+				cc, sc := testutil.TCPPair(b)
 				go func() { io.Copy(io.Discard, cc); readers <- struct{}{} }()
-				sc, err := l.Accept()
-				if err != nil {
-					b.Fatal(err)
-				}
 				c := newConn(srv, sc, "rtmp")
 				c.w.init(c)
 				c.writerStarted = true

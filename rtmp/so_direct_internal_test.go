@@ -1,10 +1,10 @@
 package rtmp
 
 import (
-	"net"
 	"testing"
 	"time"
 
+	"github.com/scopecast/scopecast/internal/testutil"
 	"github.com/scopecast/scopecast/rtmp/amf"
 	"github.com/scopecast/scopecast/rtmp/chunk"
 	"github.com/scopecast/scopecast/sharedobject"
@@ -15,21 +15,7 @@ import (
 // all, so the batch reaches the client only if the direct write happened, and
 // nothing is left queued for a writer.
 func TestSODirectWriteWithoutWriter(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	sc, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	cc, sc := testutil.TCPPair(t)
 	c := newConn(&Server{}, sc, "rtmp")
 	defer c.Close(nil)
 	c.w.init(c)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/scopecast/scopecast/internal/testutil"
 )
 
 // rxConn reads what was written, stamps each read with the time the bytes
@@ -16,20 +18,7 @@ import (
 // not at the read: the test reads 20 ms late), reports EOF and honours
 // read deadlines.
 func TestRXConn(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	nc, peer := testutil.TCPPair(t)
 	c, ok := wrapRX(nc).(*rxConn)
 	if !ok {
 		t.Fatalf("wrapRX(%T) did not wrap", nc)

@@ -15,6 +15,28 @@ import (
 	"time"
 )
 
+// TCPPair returns the two ends of a new loopback TCP connection, the dialled
+// one and the accepted one, both closed when the test ends.
+func TCPPair(t testing.TB) (dialed, accepted *net.TCPConn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	a, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return d.(*net.TCPConn), a.(*net.TCPConn)
+}
+
 // DiscardConn is a socket that takes every write at once and reads nothing:
 // a benchmark with it measures the server's own work per delivered frame,
 // not the kernel's.

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"io"
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
@@ -37,5 +38,19 @@ func TestPatternProbes(t *testing.T) {
 	}
 	if p.VideoFrames != 25 || p.AudioFrames < 40 || p.Duration < 0.9 || p.Duration > 1.1 {
 		t.Errorf("frames %d video, %d audio in %.3f s", p.VideoFrames, p.AudioFrames, p.Duration)
+	}
+}
+
+func TestTCPPair(t *testing.T) {
+	d, a := TCPPair(t)
+	if _, err := d.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(a, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("accepted end read %q, %v", buf, err)
+	}
+	if d.LocalAddr().String() != a.RemoteAddr().String() {
+		t.Fatalf("ends of different connections: %v, %v", d.LocalAddr(), a.RemoteAddr())
 	}
 }

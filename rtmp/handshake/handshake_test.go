@@ -282,28 +282,7 @@ func pipePair(t *testing.T, tcp bool) (net.Conn, net.Conn) {
 		a, b := net.Pipe()
 		return a, b
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			ch <- nil
-			return
-		}
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-ch
-	if b == nil {
-		t.Fatal("accept failed")
-	}
+	a, b := testutil.TCPPair(t)
 	return a, b
 }
 
