@@ -259,12 +259,10 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	errs := map[string]int{}
 	byPath := map[string][]int64{}
 	var all []int64
-	var secs [][]int64           // latencies by second of sending
-	last := make([]int64, sent)  // per message: latest delivery so far
-	missed := make([]bool, sent) // per message: some receiver did not get it
-	first := make([]int64, sent) // per message: earliest delivery so far
-	// The same to the socket (kernel receive timestamps).
-	klast, kfirst, kmissed := make([]int64, sent), make([]int64, sent), make([]bool, sent)
+	var secs [][]int64 // latencies by second of sending
+	// Per message, its first and last arrival: at the tool's read, and to
+	// the socket (kernel receive timestamps).
+	read, sock := newSpread(sent), newSpread(sent)
 	firstNs := int64(0)
 	if len(msgs) > 0 {
 		firstNs = b.sendNs[msgs[0]]
@@ -292,23 +290,12 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 			d.Expected++
 			sl := b.slot(id, p)
 			lat := sl.lat
+			read.add(id, lat)
 			if lat == 0 {
 				short = true
-				missed[id] = true
 				continue
 			}
-			if k := sl.klat; k == 0 {
-				kmissed[id] = true
-			} else {
-				klast[id] = max(klast[id], k)
-				if kfirst[id] == 0 || k < kfirst[id] {
-					kfirst[id] = k
-				}
-			}
-			last[id] = max(last[id], lat)
-			if first[id] == 0 || lat < first[id] {
-				first[id] = lat
-			}
+			sock.add(id, sl.klat)
 			d.Received++
 			all = append(all, lat)
 			path := kind[from.kind] + "→" + kind[p.kind]
@@ -327,12 +314,10 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 	rep.Latency = latencies(all)
 	var lasts, firsts, klasts, kfirsts []int64
 	for _, id := range msgs {
-		if !missed[id] && last[id] > 0 {
-			lasts = append(lasts, last[id])
-			firsts = append(firsts, first[id])
-			if !kmissed[id] {
-				klasts = append(klasts, klast[id])
-				kfirsts = append(kfirsts, kfirst[id])
+		if first, last, ok := read.get(id); ok {
+			lasts, firsts = append(lasts, last), append(firsts, first)
+			if first, last, ok := sock.get(id); ok {
+				klasts, kfirsts = append(klasts, last), append(kfirsts, first)
 			}
 		}
 	}
@@ -350,6 +335,35 @@ func (b *bench) report(rep *Report, sendStart, sendEnd, runEnd time.Time, comple
 		rep.ByPath[k] = latencies(v)
 	}
 	rep.Errors = benchutil.CountErrors(errs)
+}
+
+// spread is, per message, the earliest and latest of its arrivals at the
+// receivers, and whether some receiver had none.
+type spread struct {
+	first, last []int64
+	missed      []bool
+}
+
+func newSpread(n int) *spread {
+	return &spread{first: make([]int64, n), last: make([]int64, n), missed: make([]bool, n)}
+}
+
+// add takes message id's latency v at one receiver (0: none).
+func (s *spread) add(id int, v int64) {
+	if v == 0 {
+		s.missed[id] = true
+		return
+	}
+	s.last[id] = max(s.last[id], v)
+	if s.first[id] == 0 || v < s.first[id] {
+		s.first[id] = v
+	}
+}
+
+// get returns message id's first and last arrival; ok is false when a
+// receiver had none, or no receiver had it.
+func (s *spread) get(id int) (first, last int64, ok bool) {
+	return s.first[id], s.last[id], !s.missed[id] && s.last[id] > 0
 }
 
 // latencies sorts v (nanoseconds) and returns its distribution.
